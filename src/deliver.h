@@ -1,0 +1,78 @@
+/*
+ * deliver - the delivery backend interface: open / write / commit / abort.
+ *
+ * The session opens a delivery when a message starts, writes the trace
+ * headers and the content to it, and commits it only when the whole message
+ * was received and accepted; the 250 reply is sent after commit returns 0.
+ * Anything else ends in abort, which leaves nothing behind. Backends are
+ * chosen by name (deliver_ops_find) and live one per file: maildir
+ * (deliver_maildir.c) and blackhole (deliver_blackhole.c).
+ */
+#ifndef SMTPTRAP_DELIVER_H
+#define SMTPTRAP_DELIVER_H
+
+#include <stddef.h>
+
+struct config;
+
+struct envelope {
+	const char *session_id;
+	unsigned msgnum;              /* 1 for the session's first message */
+	const char *sender;           /* "" for the null sender */
+	const char *const *rcpts;
+	size_t nrcpts;
+};
+
+#define DELIVER_ID_MAX 256
+#define DELIVER_ERR_MAX 256
+
+struct deliver_ops {
+	const char *name;
+	/* Create directories etc. in the master, before workers exist. */
+	int (*prepare)(const struct config *cfg, char *err, size_t errlen);
+	/* Per-process state; NULL on failure with err set. */
+	void *(*init)(const struct config *cfg, char *err, size_t errlen);
+	int (*open)(void *be, const struct envelope *env, char *err, size_t errlen);
+	/* Errors are remembered and reported by commit. */
+	void (*write)(void *be, const void *data, size_t len);
+	/* Make the message durable; id names it (e.g. the maildir file name). */
+	int (*commit)(void *be, char *id, size_t idlen, char *err, size_t errlen);
+	void (*abort)(void *be);
+	void (*fini)(void *be);
+};
+
+extern const struct deliver_ops deliver_maildir_ops;
+extern const struct deliver_ops deliver_blackhole_ops;
+
+/* The backend for the configured kind. */
+const struct deliver_ops *deliver_ops_for(const struct config *cfg);
+
+/* A delivery context: the backend and its per-process state. */
+struct deliver {
+	const struct deliver_ops *ops;
+	void *be;
+	int open;
+};
+
+int deliver_init(struct deliver *d, const struct config *cfg, char *err, size_t errlen);
+int deliver_open(struct deliver *d, const struct envelope *env, char *err, size_t errlen);
+void deliver_write(struct deliver *d, const void *data, size_t len);
+int deliver_commit(struct deliver *d, char *id, size_t idlen, char *err, size_t errlen);
+void deliver_abort(struct deliver *d);
+void deliver_fini(struct deliver *d);
+
+/*
+ * Maildir file name per the maildir spec: "SEC.MUSECPpidQseqRrand.host",
+ * with "/" and ":" in host written as \057 and \072. Pure; returns the
+ * length or -1 when it does not fit.
+ */
+int maildir_name(char *out, size_t outlen, long long sec, long usec, long pid,
+    unsigned long seq, unsigned rnd, const char *host);
+
+/*
+ * Directory name for a recipient in the per-recipient layout: lower case,
+ * "/" replaced by "_", a leading "." replaced by "_". Pure; -1 if too long.
+ */
+int maildir_rcpt_dir(char *out, size_t outlen, const char *rcpt);
+
+#endif

@@ -1,0 +1,458 @@
+/*
+ * deliver_maildir - store each message as one file in a maildir.
+ *
+ * A message is written to tmp/ under a unique name, optionally fsynced,
+ * then renamed (single layout) or hard-linked into every recipient's
+ * maildir (per-recipient layout) under new/, and new/ is fsynced. A file
+ * appears in new/ complete or not at all. A session that dies mid-message
+ * leaves at most a file in tmp/, which readers of the maildir ignore.
+ *
+ * Names are unique across workers and restarts: seconds, microseconds, pid,
+ * a per-process sequence number and a random tag.
+ *
+ * Failures (open, write, fsync, rename, link) are reported from commit with
+ * the system's reason; the session turns them into 451 4.3.0.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "deliver.h"
+#include "xmalloc.h"
+
+#define MD_WBUF 65536
+
+struct maildir {
+	const struct config *cfg;
+	char host[128];
+	pid_t pid;
+	unsigned long seq;
+	unsigned rnd_state;
+	int newfd;                /* single layout: new/ for fsync */
+
+	/* The message being written. */
+	int fd;
+	char name[DELIVER_ID_MAX];
+	char tmppath[PATH_MAX];
+	char **dirs;              /* per-recipient maildirs, unique */
+	size_t ndirs;
+	char *wbuf;
+	size_t wlen;
+	int werr;                 /* errno of the first failed write */
+};
+
+int
+maildir_name(char *out, size_t outlen, long long sec, long usec, long pid,
+    unsigned long seq, unsigned rnd, const char *host)
+{
+	char h[128];
+	size_t k = 0;
+
+	for (const char *p = host; *p != '\0' && k + 5 < sizeof(h); p++) {
+		if (*p == '/') {
+			memcpy(h + k, "\\057", 4);
+			k += 4;
+		} else if (*p == ':') {
+			memcpy(h + k, "\\072", 4);
+			k += 4;
+		} else {
+			h[k++] = *p;
+		}
+	}
+	h[k] = '\0';
+	int n = snprintf(out, outlen, "%lld.M%06ldP%ldQ%luR%08x.%s", sec, usec, pid,
+	    seq, rnd, h);
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	return n;
+}
+
+int
+maildir_rcpt_dir(char *out, size_t outlen, const char *rcpt)
+{
+	size_t n = strlen(rcpt);
+
+	if (n == 0 || n >= outlen || n > NAME_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)rcpt[i];
+		if (c == '/')
+			c = '_';
+		else if (c < 0x80)
+			c = (unsigned char)tolower(c);
+		out[i] = (char)c;
+	}
+	if (out[0] == '.')
+		out[0] = '_';
+	out[n] = '\0';
+	return (int)n;
+}
+
+static int
+mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+		return -1;
+	struct stat st;
+	if (stat(tmp, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/* Make dir and its tmp/, new/ and cur/. */
+static int
+maildir_make(const char *dir, char *err, size_t errlen)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	char path[PATH_MAX];
+
+	if (mkdir_p(dir) != 0) {
+		snprintf(err, errlen, "cannot create maildir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", dir, subs[i]) >= (int)sizeof(path)) {
+			snprintf(err, errlen, "maildir path too long: %s", dir);
+			return -1;
+		}
+		if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	if (snprintf(path, sizeof(path), "%s/tmp", dir) < (int)sizeof(path) &&
+	    access(path, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "cannot write to %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+md_prepare(const struct config *cfg, char *err, size_t errlen)
+{
+	if (cfg->layout == LAYOUT_SINGLE)
+		return maildir_make(cfg->maildir, err, errlen);
+	if (mkdir_p(cfg->maildir) != 0) {
+		snprintf(err, errlen, "cannot create %s: %s", cfg->maildir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+md_init(const struct config *cfg, char *err, size_t errlen)
+{
+	struct maildir *md = xcalloc(1, sizeof(*md));
+	char path[PATH_MAX];
+
+	md->cfg = cfg;
+	md->pid = getpid();
+	md->fd = -1;
+	md->newfd = -1;
+	md->wbuf = xmalloc(MD_WBUF);
+	snprintf(md->host, sizeof(md->host), "%s", cfg->hostname);
+	if (getrandom(&md->rnd_state, sizeof(md->rnd_state), 0) != (ssize_t)sizeof(md->rnd_state))
+		md->rnd_state = (unsigned)md->pid ^ (unsigned)time(NULL);
+	if (cfg->layout == LAYOUT_SINGLE) {
+		if (maildir_make(cfg->maildir, err, errlen) != 0)
+			goto fail;
+		snprintf(path, sizeof(path), "%s/new", cfg->maildir);
+		md->newfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (md->newfd < 0) {
+			snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+			goto fail;
+		}
+	}
+	return md;
+fail:
+	free(md->wbuf);
+	free(md);
+	return NULL;
+}
+
+static unsigned
+md_random(struct maildir *md)
+{
+	/* xorshift32: uniqueness comes from pid+seq; this only adds margin. */
+	unsigned x = md->rnd_state ? md->rnd_state : 0x9e3779b9u;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	md->rnd_state = x;
+	return x;
+}
+
+static void
+free_dirs(struct maildir *md)
+{
+	for (size_t i = 0; i < md->ndirs; i++)
+		free(md->dirs[i]);
+	free(md->dirs);
+	md->dirs = NULL;
+	md->ndirs = 0;
+}
+
+static int
+collect_dirs(struct maildir *md, const struct envelope *env, char *err, size_t errlen)
+{
+	md->dirs = xcalloc(env->nrcpts, sizeof(char *));
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		char sub[NAME_MAX + 1];
+		int dup = 0;
+
+		if (maildir_rcpt_dir(sub, sizeof(sub), env->rcpts[i]) < 0) {
+			snprintf(err, errlen, "recipient too long for a directory name");
+			return -1;
+		}
+		char *dir = xasprintf("%s/%s", md->cfg->maildir, sub);
+		for (size_t k = 0; k < md->ndirs; k++)
+			if (strcmp(md->dirs[k], dir) == 0)
+				dup = 1;
+		if (dup) {
+			free(dir);
+			continue;
+		}
+		md->dirs[md->ndirs++] = dir;
+		if (maildir_make(dir, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+md_open(void *be, const struct envelope *env, char *err, size_t errlen)
+{
+	struct maildir *md = be;
+	struct timespec ts;
+	const char *dir;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (maildir_name(md->name, sizeof(md->name), (long long)ts.tv_sec, ts.tv_nsec / 1000,
+	    (long)md->pid, ++md->seq, md_random(md), md->host) < 0) {
+		snprintf(err, errlen, "maildir name too long");
+		return -1;
+	}
+	if (md->cfg->layout == LAYOUT_PER_RECIPIENT) {
+		if (collect_dirs(md, env, err, errlen) != 0) {
+			free_dirs(md);
+			return -1;
+		}
+		dir = md->dirs[0];
+	} else {
+		dir = md->cfg->maildir;
+	}
+	if (snprintf(md->tmppath, sizeof(md->tmppath), "%s/tmp/%s", dir, md->name) >=
+	    (int)sizeof(md->tmppath)) {
+		snprintf(err, errlen, "maildir path too long");
+		free_dirs(md);
+		return -1;
+	}
+	md->fd = open(md->tmppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (md->fd < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", md->tmppath, strerror(errno));
+		free_dirs(md);
+		return -1;
+	}
+	md->wlen = 0;
+	md->werr = 0;
+	return 0;
+}
+
+static void
+flush_wbuf(struct maildir *md)
+{
+	size_t off = 0;
+
+	while (md->werr == 0 && off < md->wlen) {
+		ssize_t n = write(md->fd, md->wbuf + off, md->wlen - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			md->werr = n < 0 ? errno : EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	md->wlen = 0;
+}
+
+static void
+md_write(void *be, const void *data, size_t len)
+{
+	struct maildir *md = be;
+
+	if (md->werr != 0)
+		return;
+	if (md->wlen + len > MD_WBUF) {
+		flush_wbuf(md);
+		if (len >= MD_WBUF) {
+			/* Large blocks go straight to the file. */
+			const char *p = data;
+			while (md->werr == 0 && len > 0) {
+				ssize_t n = write(md->fd, p, len);
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0) {
+					md->werr = n < 0 ? errno : EIO;
+					break;
+				}
+				p += n;
+				len -= (size_t)n;
+			}
+			return;
+		}
+	}
+	memcpy(md->wbuf + md->wlen, data, len);
+	md->wlen += len;
+}
+
+static void
+md_abort(void *be)
+{
+	struct maildir *md = be;
+
+	if (md->fd >= 0) {
+		close(md->fd);
+		md->fd = -1;
+		unlink(md->tmppath);
+	}
+	md->wlen = 0;
+	free_dirs(md);
+}
+
+static int
+sync_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/new", dir);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int
+md_commit(void *be, char *id, size_t idlen, char *err, size_t errlen)
+{
+	struct maildir *md = be;
+	char path[PATH_MAX];
+	int fd = md->fd;
+
+	flush_wbuf(md);
+	if (md->werr != 0) {
+		snprintf(err, errlen, "write to %s failed: %s", md->tmppath, strerror(md->werr));
+		goto fail;
+	}
+	if (md->cfg->fsync && fsync(fd) != 0) {
+		snprintf(err, errlen, "fsync %s failed: %s", md->tmppath, strerror(errno));
+		goto fail;
+	}
+	md->fd = -1;
+	if (close(fd) != 0) {
+		snprintf(err, errlen, "close %s failed: %s", md->tmppath, strerror(errno));
+		unlink(md->tmppath);
+		free_dirs(md);
+		return -1;
+	}
+
+	if (md->cfg->layout == LAYOUT_SINGLE) {
+		snprintf(path, sizeof(path), "%s/new/%s", md->cfg->maildir, md->name);
+		if (rename(md->tmppath, path) != 0) {
+			snprintf(err, errlen, "rename to %s failed: %s", path, strerror(errno));
+			unlink(md->tmppath);
+			return -1;
+		}
+		if (md->cfg->fsync && fsync(md->newfd) != 0) {
+			snprintf(err, errlen, "fsync of %s/new failed: %s", md->cfg->maildir, strerror(errno));
+			unlink(path);
+			return -1;
+		}
+	} else {
+		size_t linked;
+		for (linked = 0; linked < md->ndirs; linked++) {
+			snprintf(path, sizeof(path), "%s/new/%s", md->dirs[linked], md->name);
+			if (link(md->tmppath, path) != 0) {
+				snprintf(err, errlen, "link to %s failed: %s", path, strerror(errno));
+				break;
+			}
+			if (md->cfg->fsync && sync_dir(md->dirs[linked]) != 0) {
+				snprintf(err, errlen, "fsync of %s/new failed: %s", md->dirs[linked], strerror(errno));
+				unlink(path);
+				break;
+			}
+		}
+		if (linked < md->ndirs) {
+			while (linked-- > 0) {
+				snprintf(path, sizeof(path), "%s/new/%s", md->dirs[linked], md->name);
+				unlink(path);
+			}
+			unlink(md->tmppath);
+			free_dirs(md);
+			return -1;
+		}
+		unlink(md->tmppath);
+		free_dirs(md);
+	}
+	snprintf(id, idlen, "%s", md->name);
+	return 0;
+fail:
+	md_abort(md);
+	return -1;
+}
+
+static void
+md_fini(void *be)
+{
+	struct maildir *md = be;
+
+	md_abort(md);
+	if (md->newfd >= 0)
+		close(md->newfd);
+	free(md->wbuf);
+	free(md);
+}
+
+const struct deliver_ops deliver_maildir_ops = {
+	.name = "maildir",
+	.prepare = md_prepare,
+	.init = md_init,
+	.open = md_open,
+	.write = md_write,
+	.commit = md_commit,
+	.abort = md_abort,
+	.fini = md_fini,
+};

@@ -1,0 +1,184 @@
+/*
+ * netio - buffered, deadline-bounded socket I/O; see netio.h.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netio.h"
+#include "xmalloc.h"
+
+void
+netio_init(struct netio *io, int fd, const sigset_t *waitmask)
+{
+	memset(io, 0, sizeof(*io));
+	io->fd = fd;
+	io->in = xmalloc(NETIO_INBUF);
+	io->waitmask = waitmask;
+	buf_init(&io->out);
+}
+
+void
+netio_free(struct netio *io)
+{
+	free(io->in);
+	io->in = NULL;
+	buf_free(&io->out);
+}
+
+size_t
+netio_pending(const struct netio *io)
+{
+	return io->in_len - io->in_off;
+}
+
+const char *
+netio_peek(const struct netio *io)
+{
+	return io->in + io->in_off;
+}
+
+void
+netio_consume(struct netio *io, size_t n)
+{
+	io->in_off += n;
+	if (io->in_off >= io->in_len)
+		io->in_off = io->in_len = 0;
+}
+
+void
+netio_discard_input(struct netio *io)
+{
+	io->in_off = io->in_len = 0;
+	io->skipping = 0;
+}
+
+enum netio_line
+netio_next_line(struct netio *io, size_t max, char **line, size_t *len)
+{
+	for (;;) {
+		char *start = io->in + io->in_off;
+		size_t avail = io->in_len - io->in_off;
+		char *lf = memchr(start, '\n', avail);
+
+		if (io->skipping) {
+			if (lf == NULL) {
+				netio_consume(io, avail);
+				return NETIO_NEED_MORE;
+			}
+			netio_consume(io, (size_t)(lf - start) + 1);
+			io->skipping = 0;
+			continue;
+		}
+		if (lf == NULL) {
+			/* Over the limit with no end in sight: say so now. */
+			if (avail + 1 > max) {
+				netio_consume(io, avail);
+				io->skipping = 1;
+				return NETIO_TOO_LONG;
+			}
+			return NETIO_NEED_MORE;
+		}
+		size_t n = (size_t)(lf - start);
+		size_t content = n;
+		if (content > 0 && start[content - 1] == '\r')
+			content--;
+		netio_consume(io, n + 1);
+		if (content + 2 > max)
+			return NETIO_TOO_LONG;
+		start[content] = '\0';
+		*line = start;
+		*len = content;
+		return NETIO_LINE;
+	}
+}
+
+static enum netio_wait
+wait_fd(struct netio *io, short events, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = io->fd, .events = events };
+	struct timespec ts, *tsp = NULL;
+	int r;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+		tsp = &ts;
+	}
+	r = ppoll(&pfd, 1, tsp, io->waitmask);
+	if (r < 0)
+		return errno == EINTR ? NETIO_INTERRUPTED : NETIO_ERROR;
+	if (r == 0)
+		return NETIO_TIMEOUT;
+	return NETIO_OK;
+}
+
+enum netio_wait
+netio_fill(struct netio *io, int timeout_ms)
+{
+	if (io->in_off > 0) {
+		memmove(io->in, io->in + io->in_off, io->in_len - io->in_off);
+		io->in_len -= io->in_off;
+		io->in_off = 0;
+	}
+	if (io->in_len == NETIO_INBUF)
+		return NETIO_OK; /* full: the caller must consume first */
+	for (;;) {
+		ssize_t n = read(io->fd, io->in + io->in_len, NETIO_INBUF - io->in_len);
+		if (n > 0) {
+			io->in_len += (size_t)n;
+			io->bytes_in += (unsigned long long)n;
+			return NETIO_OK;
+		}
+		if (n == 0)
+			return NETIO_EOF;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return NETIO_ERROR;
+		enum netio_wait w = wait_fd(io, POLLIN, timeout_ms);
+		if (w != NETIO_OK)
+			return w;
+	}
+}
+
+void
+netio_write(struct netio *io, const void *data, size_t len)
+{
+	buf_append(&io->out, data, len);
+}
+
+enum netio_wait
+netio_flush(struct netio *io, int timeout_ms)
+{
+	size_t off = 0;
+	enum netio_wait rc = NETIO_OK;
+
+	while (off < io->out.len) {
+		ssize_t n = write(io->fd, io->out.data + off, io->out.len - off);
+		if (n > 0) {
+			off += (size_t)n;
+			io->bytes_out += (unsigned long long)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			enum netio_wait w = wait_fd(io, POLLOUT, timeout_ms);
+			if (w == NETIO_INTERRUPTED)
+				continue;
+			if (w != NETIO_OK) {
+				rc = w;
+				break;
+			}
+			continue;
+		}
+		rc = NETIO_ERROR;
+		break;
+	}
+	buf_consume(&io->out, off);
+	return rc;
+}

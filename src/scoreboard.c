@@ -1,0 +1,72 @@
+/*
+ * scoreboard - per-worker slots in shared anonymous memory; see scoreboard.h.
+ */
+#include <stddef.h>
+#include <sys/mman.h>
+
+#include "log.h"
+#include "scoreboard.h"
+
+static size_t
+sb_size(int nslots)
+{
+	return sizeof(struct scoreboard) + (size_t)nslots * sizeof(struct sb_slot);
+}
+
+struct scoreboard *
+scoreboard_create(int nslots)
+{
+	struct scoreboard *sb = mmap(NULL, sb_size(nslots), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (sb == MAP_FAILED)
+		fatal("mmap() of the scoreboard (%d slots) failed", nslots);
+	sb->nslots = nslots;
+	return sb;
+}
+
+void
+scoreboard_destroy(struct scoreboard *sb)
+{
+	munmap(sb, sb_size(sb->nslots));
+}
+
+int
+scoreboard_get_state(const struct scoreboard *sb, int slot)
+{
+	return __atomic_load_n(&sb->slots[slot].state, __ATOMIC_ACQUIRE);
+}
+
+void
+scoreboard_set_state(struct scoreboard *sb, int slot, enum worker_state st)
+{
+	__atomic_store_n(&sb->slots[slot].state, (int)st, __ATOMIC_RELEASE);
+}
+
+int
+scoreboard_count(const struct scoreboard *sb, enum worker_state st)
+{
+	int n = 0;
+
+	for (int i = 0; i < sb->nslots; i++)
+		if (scoreboard_get_state(sb, i) == (int)st)
+			n++;
+	return n;
+}
+
+int
+scoreboard_free_slot(const struct scoreboard *sb)
+{
+	for (int i = 0; i < sb->nslots; i++)
+		if (scoreboard_get_state(sb, i) == WS_EMPTY && sb->slots[i].pid == 0)
+			return i;
+	return -1;
+}
+
+const char *
+scoreboard_state_name(int st)
+{
+	static const char *const names[] = { "empty", "starting", "idle", "busy", "exiting" };
+
+	return st >= 0 && st <= WS_EXITING ? names[st] : "?";
+}

@@ -1,0 +1,48 @@
+/*
+ * scoreboard - one slot per worker in shared memory.
+ *
+ * The master owns the slots (assigns them at fork, clears them when it
+ * reaps); each worker writes only its own slot's state and counters. The
+ * master reads the slots to size the pool; nothing here needs a lock,
+ * because every field has a single writer and readers tolerate a value
+ * that is one transition old.
+ */
+#ifndef SMTPTRAP_SCOREBOARD_H
+#define SMTPTRAP_SCOREBOARD_H
+
+#include <sys/types.h>
+#include <time.h>
+
+enum worker_state {
+	WS_EMPTY = 0,  /* slot unused */
+	WS_STARTING,   /* forked, not yet waiting for a connection */
+	WS_IDLE,       /* waiting for a connection */
+	WS_BUSY,       /* serving a session */
+	WS_EXITING,    /* asked to stop or past its session limit */
+};
+
+struct sb_slot {
+	pid_t pid;
+	int state;                    /* enum worker_state, atomic access */
+	unsigned generation;
+	unsigned long sessions;
+	unsigned long messages;
+	time_t started;
+};
+
+struct scoreboard {
+	int nslots;
+	struct sb_slot slots[];
+};
+
+struct scoreboard *scoreboard_create(int nslots);
+void scoreboard_destroy(struct scoreboard *sb);
+int scoreboard_get_state(const struct scoreboard *sb, int slot);
+void scoreboard_set_state(struct scoreboard *sb, int slot, enum worker_state st);
+/* Number of slots in the given state. */
+int scoreboard_count(const struct scoreboard *sb, enum worker_state st);
+/* A free slot, or -1. */
+int scoreboard_free_slot(const struct scoreboard *sb);
+const char *scoreboard_state_name(int st);
+
+#endif

@@ -1,0 +1,473 @@
+/*
+ * session - the SMTP state machine: greeting, command loop, command table
+ * and the commands that need no transaction (HELO, EHLO, RSET, NOOP, QUIT,
+ * VRFY, HELP and the ones this server refuses).
+ *
+ * Dispatch is table-driven: each verb has a check (is it allowed in this
+ * state? replies 503 if not) and a proceed (does the work and replies).
+ * Replies are queued and flushed only when no further complete command is
+ * buffered, so pipelined commands get their replies in one write, in order.
+ * Every state change goes through session_set_state(), which logs it at
+ * debug level.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "deliver.h"
+#include "monotime.h"
+#include "session_priv.h"
+#include "xmalloc.h"
+
+static const char *const state_names[] = {
+	[S_CONNECTED] = "connected",
+	[S_GREETED] = "greeted",
+	[S_MAIL] = "mail",
+	[S_RCPT] = "rcpt",
+	[S_BDAT] = "bdat",
+	[S_CLOSING] = "closing",
+};
+
+void
+session_set_state(struct session *s, enum session_state next)
+{
+	if (s->state != next && log_enabled(LOGL_DEBUG))
+		log_debug("%s: state %s -> %s", s->id, state_names[s->state], state_names[next]);
+	s->state = next;
+}
+
+void
+session_reply(struct session *s, int code, const char *enh, const char *fmt, ...)
+{
+	char text[1024];
+	const char *line;
+	va_list ap;
+	int use_enh = enh != NULL && (s->cfg->extensions & EXT_ENHANCEDSTATUSCODES);
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+
+	line = text;
+	for (;;) {
+		const char *nl = strchr(line, '\n');
+		int len = nl ? (int)(nl - line) : (int)strlen(line);
+		char out[1100];
+		int n = snprintf(out, sizeof(out), "%d%c%s%s%.*s\r\n", code, nl ? '-' : ' ',
+		    use_enh ? enh : "", use_enh ? " " : "", len, line);
+		netio_write(&s->io, out, (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
+		if (nl == NULL)
+			break;
+		line = nl + 1;
+	}
+	if (code >= 400 && code != 421)
+		s->errors++;
+	if (log_enabled(LOGL_INFO)) {
+		const char *nl = strchr(text, '\n');
+		log_info("%s: %s: %d %s%s%.*s", s->id, s->cmdlog[0] ? s->cmdlog : "-", code,
+		    enh ? enh : "", enh ? " " : "", nl ? (int)(nl - text) : (int)strlen(text), text);
+	}
+}
+
+/* Keep a printable, bounded copy of the command for the log. */
+static void
+set_cmdlog(struct session *s, const char *line, size_t len)
+{
+	size_t max = sizeof(s->cmdlog) - 4; /* room for "..." and the NUL */
+	size_t k = 0;
+
+	for (size_t i = 0; i < len && k < max; i++) {
+		unsigned char c = (unsigned char)line[i];
+		s->cmdlog[k++] = (c >= 32 && c < 127) ? (char)c : '?';
+	}
+	if (len > max) {
+		memcpy(s->cmdlog + k, "...", 3);
+		k += 3;
+	}
+	s->cmdlog[k] = '\0';
+}
+
+void
+session_tx_reset(struct session *s)
+{
+	struct transaction *tx = &s->tx;
+
+	deliver_abort(s->env->dlv);
+	free(tx->sender);
+	buf_free(&tx->mail_params);
+	for (size_t i = 0; i < tx->nrcpts; i++) {
+		free(tx->rcpts[i].address);
+		free(tx->rcpts[i].params);
+	}
+	free(tx->rcpts);
+	memset(tx, 0, sizeof(*tx));
+	tx->declared_size = -1;
+}
+
+/* Close with 421 for the reason a deadline passed. */
+static void
+timeout_close(struct session *s, long long now)
+{
+	if (s->stop_deadline != 0 && now >= s->stop_deadline) {
+		session_reply(s, 421, "4.3.2", "%s Service shutting down, closing connection",
+		    s->cfg->hostname);
+	} else if (now >= s->session_deadline) {
+		session_reply(s, 421, "4.4.2", "%s Error: session time limit exceeded",
+		    s->cfg->hostname);
+	} else {
+		session_reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->cfg->hostname);
+	}
+	session_set_state(s, S_CLOSING);
+}
+
+int
+session_wait_input(struct session *s, int timeout_ms)
+{
+	long long deadline = monotime_ms() + timeout_ms;
+
+	for (;;) {
+		long long now = monotime_ms();
+		long long until = deadline;
+
+		if (*s->env->stop && s->stop_deadline == 0)
+			s->stop_deadline = now + s->cfg->timeout_shutdown_ms;
+		if (s->session_deadline < until)
+			until = s->session_deadline;
+		if (s->stop_deadline != 0 && s->stop_deadline < until)
+			until = s->stop_deadline;
+		if (now >= until) {
+			timeout_close(s, now);
+			return -1;
+		}
+		enum netio_wait w = netio_fill(&s->io, (int)(until - now));
+		switch (w) {
+		case NETIO_OK:
+			return 0;
+		case NETIO_INTERRUPTED:
+			continue;
+		case NETIO_TIMEOUT:
+			continue; /* the deadline check above replies */
+		case NETIO_EOF:
+			log_info("%s: lost connection after %s", s->id,
+			    s->cmdlog[0] ? s->cmdlog : "CONNECT");
+			session_set_state(s, S_CLOSING);
+			return -1;
+		case NETIO_ERROR:
+		default:
+			log_info("%s: read error after %s: %s", s->id,
+			    s->cmdlog[0] ? s->cmdlog : "CONNECT", strerror(errno));
+			session_set_state(s, S_CLOSING);
+			return -1;
+		}
+	}
+}
+
+/* --- checks: is the command allowed now? Reply and return -1 if not. --- */
+
+static int
+check_none(struct session *s, const struct smtp_command *cmd)
+{
+	(void)s;
+	(void)cmd;
+	return 0;
+}
+
+static int
+check_no_args(struct session *s, const struct smtp_command *cmd)
+{
+	if (cmd->args_len > 0) {
+		session_reply(s, 501, "5.5.4", "Syntax: %s", parser_verb_name(cmd->verb));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_mail(struct session *s, const struct smtp_command *cmd)
+{
+	(void)cmd;
+	if (s->state == S_CONNECTED) {
+		session_reply(s, 503, "5.5.1", "Error: send HELO/EHLO first");
+		return -1;
+	}
+	if (s->state != S_GREETED) {
+		session_reply(s, 503, "5.5.1", "Error: nested MAIL command");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_rcpt(struct session *s, const struct smtp_command *cmd)
+{
+	(void)cmd;
+	if (s->state == S_BDAT) {
+		session_reply(s, 503, "5.5.1", "Error: RCPT not allowed during BDAT");
+		return -1;
+	}
+	if (s->state != S_MAIL && s->state != S_RCPT) {
+		session_reply(s, 503, "5.5.1", "Error: need MAIL command");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_data(struct session *s, const struct smtp_command *cmd)
+{
+	if (s->state == S_BDAT) {
+		session_reply(s, 503, "5.5.1", "Error: DATA not allowed after BDAT");
+		return -1;
+	}
+	if (s->state == S_CONNECTED || s->state == S_GREETED) {
+		session_reply(s, 503, "5.5.1", "Error: need MAIL command");
+		return -1;
+	}
+	if (s->state == S_MAIL) {
+		if (s->tx.rejected > 0)
+			session_reply(s, 554, "5.5.1", "Error: no valid recipients");
+		else
+			session_reply(s, 503, "5.5.1", "Error: need RCPT command");
+		return -1;
+	}
+	return check_no_args(s, cmd);
+}
+
+/* --- commands that need no transaction --- */
+
+static void
+proceed_helo(struct session *s, const struct smtp_command *cmd)
+{
+	enum parse_result r = parser_helo(cmd->args, cmd->args_len);
+	int ehlo = cmd->verb == VERB_EHLO;
+
+	if (r != PARSE_OK) {
+		session_reply(s, 501, "5.5.4", "Syntax: %s hostname", ehlo ? "EHLO" : "HELO");
+		return;
+	}
+	/* RFC 5321 4.1.4: HELO/EHLO in a transaction resets it. */
+	session_tx_reset(s);
+	free(s->helo);
+	s->helo = xstrndup(cmd->args, cmd->args_len);
+	s->esmtp = ehlo;
+	session_set_state(s, S_GREETED);
+	if (!ehlo) {
+		session_reply(s, 250, NULL, "%s", s->cfg->hostname);
+		return;
+	}
+
+	unsigned ext = s->cfg->extensions;
+	struct buf b;
+	buf_init(&b);
+	buf_printf(&b, "%s", s->cfg->hostname);
+	if (ext & EXT_PIPELINING)
+		buf_puts(&b, "\nPIPELINING");
+	if (ext & EXT_SIZE)
+		buf_printf(&b, "\nSIZE %lld", s->cfg->max_message_size);
+	if (ext & EXT_8BITMIME)
+		buf_puts(&b, "\n8BITMIME");
+	if (ext & EXT_SMTPUTF8)
+		buf_puts(&b, "\nSMTPUTF8");
+	if (ext & EXT_ENHANCEDSTATUSCODES)
+		buf_puts(&b, "\nENHANCEDSTATUSCODES");
+	if (ext & EXT_CHUNKING)
+		buf_puts(&b, "\nCHUNKING");
+	if (ext & EXT_BINARYMIME)
+		buf_puts(&b, "\nBINARYMIME");
+	if (ext & EXT_DSN)
+		buf_puts(&b, "\nDSN");
+	session_reply(s, 250, NULL, "%s", b.data);
+	buf_free(&b);
+}
+
+static void
+proceed_rset(struct session *s, const struct smtp_command *cmd)
+{
+	(void)cmd;
+	session_tx_reset(s);
+	session_set_state(s, s->helo != NULL ? S_GREETED : S_CONNECTED);
+	session_reply(s, 250, "2.0.0", "Ok");
+}
+
+static void
+proceed_noop(struct session *s, const struct smtp_command *cmd)
+{
+	(void)cmd;
+	session_reply(s, 250, "2.0.0", "Ok");
+}
+
+static void
+proceed_quit(struct session *s, const struct smtp_command *cmd)
+{
+	(void)cmd;
+	session_reply(s, 221, "2.0.0", "Bye");
+	session_set_state(s, S_CLOSING);
+}
+
+static void
+proceed_vrfy(struct session *s, const struct smtp_command *cmd)
+{
+	if (cmd->args_len == 0) {
+		session_reply(s, 501, "5.5.4", "Syntax: VRFY address");
+		return;
+	}
+	session_reply(s, 252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void
+proceed_help(struct session *s, const struct smtp_command *cmd)
+{
+	(void)cmd;
+	session_reply(s, 214, "2.0.0", "smtptrapd accepts these commands:\n"
+	    "HELO EHLO MAIL RCPT DATA%s RSET NOOP QUIT VRFY HELP\n"
+	    "See smtptrapd(8)",
+	    (s->cfg->extensions & EXT_CHUNKING) ? " BDAT" : "");
+}
+
+static void
+proceed_not_implemented(struct session *s, const struct smtp_command *cmd)
+{
+	(void)cmd;
+	session_reply(s, 502, "5.5.1", "Error: command not implemented");
+}
+
+struct command_def {
+	enum smtp_verb verb;
+	int (*check)(struct session *, const struct smtp_command *);
+	void (*proceed)(struct session *, const struct smtp_command *);
+};
+
+static const struct command_def commands[] = {
+	{ VERB_HELO, check_none, proceed_helo },
+	{ VERB_EHLO, check_none, proceed_helo },
+	{ VERB_MAIL, check_mail, session_cmd_mail },
+	{ VERB_RCPT, check_rcpt, session_cmd_rcpt },
+	{ VERB_DATA, check_data, session_cmd_data },
+	{ VERB_BDAT, check_none, session_cmd_bdat }, /* checks after the chunk */
+	{ VERB_RSET, check_no_args, proceed_rset },
+	{ VERB_NOOP, check_none, proceed_noop },
+	{ VERB_QUIT, check_no_args, proceed_quit },
+	{ VERB_VRFY, check_none, proceed_vrfy },
+	{ VERB_HELP, check_none, proceed_help },
+	{ VERB_EXPN, check_none, proceed_not_implemented },
+	{ VERB_STARTTLS, check_none, proceed_not_implemented },
+	{ VERB_AUTH, check_none, proceed_not_implemented },
+	{ VERB_ETRN, check_none, proceed_not_implemented },
+	{ VERB_TURN, check_none, proceed_not_implemented },
+};
+
+static void
+dispatch(struct session *s, const char *line, size_t len)
+{
+	struct smtp_command cmd;
+	enum parse_result r;
+
+	set_cmdlog(s, line, len);
+	s->commands++;
+	r = parser_command(line, len, &cmd);
+	if (r == PARSE_NUL) {
+		session_reply(s, 500, "5.5.2", "Error: NUL octet in command");
+		return;
+	}
+	if (r != PARSE_OK) {
+		session_reply(s, 500, "5.5.2", "Error: bad syntax");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (commands[i].verb != cmd.verb)
+			continue;
+		if (commands[i].check(s, &cmd) == 0)
+			commands[i].proceed(s, &cmd);
+		return;
+	}
+	session_reply(s, 500, "5.5.2", "Error: command not recognized");
+}
+
+static void
+addr_string(const struct sockaddr *sa, char *out, size_t outlen, int *port)
+{
+	*port = 0;
+	snprintf(out, outlen, "unknown");
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+		inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)outlen);
+		*port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, out, (socklen_t)outlen);
+		*port = ntohs(sin6->sin6_port);
+	}
+}
+
+static void
+command_loop(struct session *s)
+{
+	while (s->state != S_CLOSING) {
+		char *line;
+		size_t len;
+		enum netio_line r = netio_next_line(&s->io, SMTP_CMD_LINE_MAX, &line, &len);
+
+		if (r == NETIO_TOO_LONG) {
+			snprintf(s->cmdlog, sizeof(s->cmdlog), "(line too long)");
+			session_reply(s, 500, "5.5.6", "Error: line too long");
+		} else if (r == NETIO_NEED_MORE) {
+			if (netio_flush(&s->io, s->cfg->timeout_command_ms) != NETIO_OK) {
+				log_info("%s: write error after %s", s->id, s->cmdlog);
+				session_set_state(s, S_CLOSING);
+				break;
+			}
+			if (session_wait_input(s, s->cfg->timeout_command_ms) != 0)
+				break;
+			continue;
+		} else {
+			dispatch(s, line, len);
+		}
+		if (s->state != S_CLOSING && s->errors >= (unsigned)s->cfg->max_errors) {
+			session_reply(s, 421, "4.7.0", "%s Error: too many errors", s->cfg->hostname);
+			session_set_state(s, S_CLOSING);
+		}
+		if (s->state != S_CLOSING && *s->env->stop && s->stop_deadline == 0)
+			s->stop_deadline = monotime_ms() + s->cfg->timeout_shutdown_ms;
+	}
+}
+
+void
+session_run(const struct session_env *env, int fd, const char *id,
+    const struct sockaddr *peer, const struct sockaddr *local,
+    struct session_result *result)
+{
+	struct session s;
+
+	memset(&s, 0, sizeof(s));
+	s.env = env;
+	s.cfg = env->cfg;
+	s.state = S_CONNECTED;
+	s.tx.declared_size = -1;
+	snprintf(s.id, sizeof(s.id), "%s", id);
+	addr_string(peer, s.peer, sizeof(s.peer), &s.peer_port);
+	addr_string(local, s.local, sizeof(s.local), &s.local_port);
+	s.session_deadline = monotime_ms() + s.cfg->timeout_session_ms;
+	netio_init(&s.io, fd, env->waitmask);
+
+	log_info("%s: connect from [%s]:%d to %s ([%s]:%d)", s.id, s.peer, s.peer_port,
+	    env->listener, s.local, s.local_port);
+	session_reply(&s, 220, NULL, "%s %s", s.cfg->hostname, s.cfg->banner);
+	command_loop(&s);
+	netio_flush(&s.io, 1000);
+
+	session_tx_reset(&s);
+	log_info("%s: disconnect from [%s]:%d commands=%lu messages=%lu errors=%u", s.id,
+	    s.peer, s.peer_port, s.commands, s.messages, s.errors);
+	result->messages = s.messages;
+	result->commands = s.commands;
+	free(s.helo);
+	netio_free(&s.io);
+}

@@ -1,0 +1,35 @@
+/*
+ * session - one SMTP session (RFC 5321) from greeting to close.
+ *
+ * The worker hands over an accepted socket; session_run() speaks SMTP on it
+ * until QUIT, a timeout, a fatal client error or a stop request past its
+ * deadline, and returns. Client mistakes become SMTP replies; nothing a
+ * client sends can end the worker process.
+ */
+#ifndef SMTPTRAP_SESSION_H
+#define SMTPTRAP_SESSION_H
+
+#include <signal.h>
+#include <sys/socket.h>
+
+struct config;
+struct deliver;
+
+struct session_env {
+	const struct config *cfg;
+	struct deliver *dlv;
+	const char *listener;          /* listener name, for logs */
+	const sigset_t *waitmask;      /* signals that may interrupt waits */
+	volatile sig_atomic_t *stop;   /* set when the worker must stop */
+};
+
+struct session_result {
+	unsigned long messages;        /* messages committed */
+	unsigned long commands;
+};
+
+void session_run(const struct session_env *env, int fd, const char *id,
+    const struct sockaddr *peer, const struct sockaddr *local,
+    struct session_result *result);
+
+#endif

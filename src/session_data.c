@@ -1,0 +1,254 @@
+/*
+ * session_data - message content: DATA (RFC 5321) and BDAT (RFC 3030), and
+ * the end of a transaction.
+ *
+ * A message is delivered in three steps: begin_message() opens the delivery
+ * and writes the trace header block; content flows through the DATA reader
+ * (or straight in, for BDAT chunks) into the delivery; finish_message()
+ * applies the content rules and commits. The 250 reply is queued only after
+ * the commit returned success. Every other outcome aborts the delivery, so
+ * nothing partial is ever visible.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "dataread.h"
+#include "deliver.h"
+#include "session_priv.h"
+#include "trace.h"
+#include "xmalloc.h"
+
+static const char *
+protocol_name(const struct session *s)
+{
+	if (s->tx.smtputf8)
+		return "UTF8SMTP";
+	return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+/* Open the delivery and write the trace headers; -1 with err on failure. */
+static int
+begin_message(struct session *s, char *err, size_t errlen)
+{
+	struct transaction *tx = &s->tx;
+	const char **addrs;
+	struct trace_rcpt *trcpts;
+	char msgid[64];
+	struct buf hdr;
+	int rc;
+
+	s->msgnum++;
+	snprintf(msgid, sizeof(msgid), "%s.%u", s->id, s->msgnum);
+	addrs = xcalloc(tx->nrcpts, sizeof(*addrs));
+	trcpts = xcalloc(tx->nrcpts, sizeof(*trcpts));
+	for (size_t i = 0; i < tx->nrcpts; i++) {
+		addrs[i] = tx->rcpts[i].address;
+		trcpts[i].address = tx->rcpts[i].address;
+		trcpts[i].params = tx->rcpts[i].params;
+	}
+	struct envelope env = {
+		.session_id = s->id,
+		.msgnum = s->msgnum,
+		.sender = tx->sender,
+		.rcpts = addrs,
+		.nrcpts = tx->nrcpts,
+	};
+	rc = deliver_open(s->env->dlv, &env, err, errlen);
+	if (rc == 0) {
+		struct trace_info ti = {
+			.hostname = s->cfg->hostname,
+			.helo = s->helo,
+			.peer_addr = s->peer,
+			.protocol = protocol_name(s),
+			.id = msgid,
+			.sender = tx->sender,
+			.mail_params = tx->mail_params.data ? tx->mail_params.data : "",
+			.rcpts = trcpts,
+			.nrcpts = tx->nrcpts,
+			.date = time(NULL),
+		};
+		buf_init(&hdr);
+		trace_headers(&hdr, &ti);
+		deliver_write(s->env->dlv, hdr.data, hdr.len);
+		buf_free(&hdr);
+	}
+	free(addrs);
+	free(trcpts);
+	return rc;
+}
+
+/* Content sink: count every octet, store them while under the size limit. */
+static void
+content_sink(void *ctx, const char *data, size_t len)
+{
+	struct session *s = ctx;
+	struct transaction *tx = &s->tx;
+
+	tx->size += len;
+	if (tx->too_big)
+		return;
+	if (tx->size > (unsigned long long)s->cfg->max_message_size) {
+		tx->too_big = 1;
+		deliver_abort(s->env->dlv); /* stop writing; keep reading */
+		return;
+	}
+	deliver_write(s->env->dlv, data, len);
+}
+
+/*
+ * End of content: refuse it for a content rule, or commit and reply 250.
+ * flags are the DATA reader's findings (0 for BDAT). The transaction ends
+ * either way.
+ */
+static void
+finish_message(struct session *s, unsigned flags)
+{
+	struct transaction *tx = &s->tx;
+	const struct config *cfg = s->cfg;
+	char id[DELIVER_ID_MAX];
+	char err[DELIVER_ERR_MAX];
+
+	if (tx->too_big) {
+		session_reply(s, 552, "5.3.4", "Error: message too large (limit %lld octets)",
+		    cfg->max_message_size);
+	} else if ((flags & (DATA_BARE_LF | DATA_BARE_CR)) && cfg->bare_line_endings == BARE_REJECT) {
+		session_reply(s, 550, "5.6.0", "Error: message contains bare %s line endings; use CRLF",
+		    (flags & DATA_BARE_LF) ? "LF" : "CR");
+	} else if (flags & DATA_NUL) {
+		session_reply(s, 550, "5.6.0", "Error: message contains NUL octets");
+	} else if ((flags & DATA_LONG_LINE) && cfg->long_lines == LONG_LINES_REJECT) {
+		session_reply(s, 500, "5.5.6", "Error: message contains a line longer than 1000 octets");
+	} else if (deliver_commit(s->env->dlv, id, sizeof(id), err, sizeof(err)) != 0) {
+		log_warnx("%s: message %u not stored: %s", s->id, s->msgnum, err);
+		session_reply(s, 451, "4.3.0", "Error: message could not be stored, try again later");
+	} else {
+		s->messages++;
+		log_info("%s: delivered %s from=<%s> nrcpt=%zu size=%llu", s->id, id,
+		    tx->sender, tx->nrcpts, tx->size);
+		session_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
+	}
+	session_tx_reset(s);
+	session_set_state(s, S_GREETED);
+}
+
+void
+session_cmd_data(struct session *s, const struct smtp_command *cmd)
+{
+	char err[DELIVER_ERR_MAX];
+	struct data_reader dr;
+
+	(void)cmd;
+	if (begin_message(s, err, sizeof(err)) != 0) {
+		log_warnx("%s: cannot store message: %s", s->id, err);
+		session_reply(s, 451, "4.3.0", "Error: message could not be stored, try again later");
+		return;
+	}
+	session_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	if (netio_flush(&s->io, s->cfg->timeout_command_ms) != NETIO_OK) {
+		session_set_state(s, S_CLOSING);
+		return;
+	}
+	data_reader_init(&dr, s->cfg->bare_line_endings == BARE_NORMALIZE, content_sink, s);
+	for (;;) {
+		size_t avail = netio_pending(&s->io);
+		if (avail > 0) {
+			int done;
+			size_t used = data_reader_feed(&dr, netio_peek(&s->io), avail, &done);
+			netio_consume(&s->io, used);
+			if (done)
+				break;
+		}
+		if (session_wait_input(s, s->cfg->timeout_data_ms) != 0) {
+			/* Lost or timed out mid-message: nothing is kept. */
+			session_tx_reset(s);
+			return;
+		}
+	}
+	snprintf(s->cmdlog, sizeof(s->cmdlog), "end of DATA");
+	finish_message(s, dr.flags);
+}
+
+/* Remember why this BDAT transaction failed; later chunks get the same. */
+static void
+bdat_fail(struct session *s, int code, const char *enh, const char *text)
+{
+	s->tx.fail_code = code;
+	s->tx.fail_enh = enh;
+	s->tx.fail_text = text;
+}
+
+void
+session_cmd_bdat(struct session *s, const struct smtp_command *cmd)
+{
+	struct transaction *tx = &s->tx;
+	unsigned long long size, left;
+	int last;
+	int accepting;
+
+	if (parser_bdat(cmd->args, cmd->args_len, &size, &last) != PARSE_OK) {
+		session_reply(s, 501, "5.5.4", "Syntax: BDAT chunk-size [LAST]");
+		return;
+	}
+	accepting = (s->cfg->extensions & EXT_CHUNKING) &&
+	    (s->state == S_RCPT || s->state == S_BDAT);
+	if (accepting && s->state == S_RCPT) {
+		char err[DELIVER_ERR_MAX];
+		session_set_state(s, S_BDAT);
+		if (begin_message(s, err, sizeof(err)) != 0) {
+			log_warnx("%s: cannot store message: %s", s->id, err);
+			bdat_fail(s, 451, "4.3.0", "Error: message could not be stored, try again later");
+		}
+	}
+
+	/* Read the whole chunk whatever the outcome: it is data, not commands. */
+	left = size;
+	while (left > 0) {
+		size_t avail = netio_pending(&s->io);
+		if (avail == 0) {
+			if (session_wait_input(s, s->cfg->timeout_data_ms) != 0) {
+				session_tx_reset(s);
+				return;
+			}
+			continue;
+		}
+		size_t n = avail < left ? avail : (size_t)left;
+		if (accepting && tx->fail_code == 0)
+			content_sink(s, netio_peek(&s->io), n);
+		netio_consume(&s->io, n);
+		left -= n;
+	}
+
+	if (!(s->cfg->extensions & EXT_CHUNKING)) {
+		session_reply(s, 502, "5.5.1", "Error: BDAT not available (CHUNKING is off)");
+		return;
+	}
+	if (!accepting) {
+		if (s->state == S_CONNECTED)
+			session_reply(s, 503, "5.5.1", "Error: send HELO/EHLO first");
+		else if (s->state == S_GREETED)
+			session_reply(s, 503, "5.5.1", "Error: need MAIL command");
+		else if (tx->rejected > 0)
+			session_reply(s, 554, "5.5.1", "Error: no valid recipients");
+		else
+			session_reply(s, 503, "5.5.1", "Error: need RCPT command");
+		return;
+	}
+	if (tx->fail_code == 0 && tx->too_big)
+		bdat_fail(s, 552, "5.3.4", "Error: message too large");
+	if (tx->fail_code != 0) {
+		session_reply(s, tx->fail_code, tx->fail_enh, "%s", tx->fail_text);
+		if (last) {
+			session_tx_reset(s);
+			session_set_state(s, S_GREETED);
+		}
+		return;
+	}
+	if (!last) {
+		session_reply(s, 250, "2.0.0", "Ok: %llu octets received", size);
+		return;
+	}
+	finish_message(s, 0);
+}

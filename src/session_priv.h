@@ -1,0 +1,87 @@
+/*
+ * session_priv - what session.c, session_env.c and session_data.c share:
+ * the session and transaction objects and the reply helpers. Not for use
+ * outside the session module.
+ */
+#ifndef SMTPTRAP_SESSION_PRIV_H
+#define SMTPTRAP_SESSION_PRIV_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "log.h"
+#include "netio.h"
+#include "parser.h"
+#include "session.h"
+
+enum session_state {
+	S_CONNECTED,   /* greeting sent, no HELO/EHLO yet */
+	S_GREETED,     /* HELO/EHLO done, no transaction */
+	S_MAIL,        /* MAIL accepted, no recipient yet */
+	S_RCPT,        /* at least one recipient accepted */
+	S_BDAT,        /* inside a sequence of BDAT chunks */
+	S_CLOSING,     /* the session is over */
+};
+
+enum body_type { BODY_7BIT = 0, BODY_8BITMIME, BODY_BINARYMIME };
+
+struct rcpt {
+	char *address;
+	char *params;              /* recorded ESMTP parameters, "" if none */
+};
+
+/* One mail transaction: created by MAIL, freed by RSET/HELO/end of data. */
+struct transaction {
+	char *sender;
+	struct buf mail_params;    /* recorded ESMTP parameters */
+	long long declared_size;   /* SIZE=, or -1 */
+	int body;                  /* enum body_type */
+	int smtputf8;
+	struct rcpt *rcpts;
+	size_t nrcpts;
+	size_t cap;
+	size_t rejected;           /* RCPTs refused in this transaction */
+	unsigned long long size;   /* content octets received */
+	int too_big;
+	int fail_code;             /* BDAT: the reply every later chunk gets */
+	const char *fail_enh;
+	const char *fail_text;
+};
+
+struct session {
+	const struct session_env *env;
+	const struct config *cfg;
+	struct netio io;
+	enum session_state state;
+	char id[32];
+	char peer[INET6_ADDRSTRLEN];
+	int peer_port;
+	char local[INET6_ADDRSTRLEN];
+	int local_port;
+	char *helo;
+	int esmtp;
+	char cmdlog[128];          /* the command being answered, for logs */
+	struct transaction tx;
+	unsigned msgnum;           /* messages started in this session */
+	unsigned long messages;    /* messages committed */
+	unsigned long commands;
+	unsigned errors;
+	long long session_deadline; /* monotonic ms */
+	long long stop_deadline;    /* monotonic ms, 0 = not stopping */
+};
+
+/* Queue a reply; text may hold "\n" for a multi-line reply. enh may be NULL. */
+void session_reply(struct session *s, int code, const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void session_set_state(struct session *s, enum session_state next);
+/* Wait for more input; 0 when some arrived, -1 when the session is over. */
+int session_wait_input(struct session *s, int timeout_ms);
+void session_tx_reset(struct session *s);
+
+void session_cmd_mail(struct session *s, const struct smtp_command *cmd);
+void session_cmd_rcpt(struct session *s, const struct smtp_command *cmd);
+void session_cmd_data(struct session *s, const struct smtp_command *cmd);
+void session_cmd_bdat(struct session *s, const struct smtp_command *cmd);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * worker - a pre-forked worker: accept a connection on any listener, run
+ * one SMTP session, repeat.
+ *
+ * A worker exits after max_sessions_per_worker sessions, when the master
+ * asks (SIGUSR2: when idle; SIGTERM: stop, finishing the current session
+ * within the shutdown timeout), or when the master dies (PR_SET_PDEATHSIG).
+ * It tells the master through the wake pipe when the pool may need to grow
+ * or shrink.
+ */
+#ifndef SMTPTRAP_WORKER_H
+#define SMTPTRAP_WORKER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct config;
+struct listener;
+struct scoreboard;
+
+struct worker_ctx {
+	const struct config *cfg;
+	const struct listener *listeners;
+	size_t nlisteners;
+	struct scoreboard *sb;
+	int slot;
+	int wake_fd;      /* write end of the master's wake pipe */
+	pid_t master;
+};
+
+_Noreturn void worker_main(const struct worker_ctx *w);
+
+#endif

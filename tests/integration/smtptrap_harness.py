@@ -1,0 +1,279 @@
+"""Harness for integration tests: start the real smtptrapd on 127.0.0.1
+with an ephemeral port and a per-test configuration, and talk raw SMTP
+to it.
+
+Nothing here sleeps to let time pass: waits are for a condition (a log
+line, a reply, a file) with a deadline, and fail the test when the
+deadline passes.
+"""
+
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+SMTPTRAPD = os.environ.get("SMTPTRAPD") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "src", "smtptrapd")
+
+DEFAULT_WAIT = 10.0
+
+
+class Daemon:
+    """One smtptrapd process in the foreground, with its own directory."""
+
+    def __init__(self, config="", args=(), preexec_fn=None, listen=("127.0.0.1:0",)):
+        self.dir = tempfile.mkdtemp(prefix="smtptrap-test-")
+        self.maildir = os.path.join(self.dir, "maildir")
+        self.conf = os.path.join(self.dir, "smtptrapd.conf")
+        with open(self.conf, "w") as f:
+            f.write(config)
+        cmd = [SMTPTRAPD, "-f", "-c", self.conf, "-m", self.maildir]
+        for spec in listen:
+            cmd += ["-l", spec]
+        cmd += list(args)
+        self.lines = []
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, preexec_fn=preexec_fn,
+                                     start_new_session=True)
+        self.reader = threading.Thread(target=self._read_log, daemon=True)
+        self.reader.start()
+        m = self.wait_log(r"listening on (\S+):(\d+) \(listener")
+        self.host = m.group(1).strip("[]")
+        self.port = int(m.group(2))
+        self.ports = [int(x.group(2)) for x in self.find_all(r"listening on (\S+):(\d+) \(listener")]
+
+    def _read_log(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def find_all(self, pattern):
+        rx = re.compile(pattern)
+        with self.cond:
+            return [m for m in (rx.search(l) for l in self.lines) if m]
+
+    def wait_log(self, pattern, timeout=DEFAULT_WAIT, count=1, start=0):
+        """Wait until `count` log lines from index `start` match; return the last match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                found = [m for m in (rx.search(l) for l in self.lines[start:]) if m]
+                if len(found) >= count:
+                    return found[count - 1]
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self.reader.is_alive()):
+                    raise AssertionError("log line /%s/ x%d not seen; log:\n%s"
+                                         % (pattern, count, "\n".join(self.lines[-40:])))
+                self.cond.wait(left)
+
+    def log_mark(self):
+        with self.cond:
+            return len(self.lines)
+
+    def connect(self, port=None, timeout=DEFAULT_WAIT):
+        return Client(self.host, port or self.port, timeout)
+
+    def messages(self, sub="new", root=None):
+        """Sorted list of (name, bytes) of the files in root/sub."""
+        d = os.path.join(root or self.maildir, sub)
+        if not os.path.isdir(d):
+            return []
+        out = []
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                out.append((name, f.read()))
+        return out
+
+    def worker_pids(self):
+        """Worker pids: children of the master."""
+        try:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    def stop(self, sig=signal.SIGTERM, timeout=DEFAULT_WAIT):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("smtptrapd did not stop within %.0f s" % timeout)
+        return self.proc.returncode
+
+    def cleanup(self):
+        """Kill whatever is left of the daemon's process group."""
+        try:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.reader.join(5)
+            if not self.reader.is_alive():
+                self.proc.stderr.close()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Reply:
+    def __init__(self, code, lines):
+        self.code = code
+        self.lines = lines
+
+    @property
+    def text(self):
+        return "\n".join(self.lines)
+
+    def __repr__(self):
+        return "Reply(%d, %r)" % (self.code, self.lines)
+
+
+class Client:
+    """A scripted raw SMTP client: send bytes, read whole replies."""
+
+    def __init__(self, host, port, timeout=DEFAULT_WAIT):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.timeout = timeout
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def _readline(self):
+        deadline = time.monotonic() + self.timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no reply within %.1f s (have %r)" % (self.timeout, self.buf))
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                raise EOFError("connection closed (have %r)" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self._readline()
+            if not line.endswith("\r"):
+                raise AssertionError("reply line without CRLF: %r" % line)
+            line = line[:-1]
+            if len(line) < 4 or not line[:3].isdigit() or line[3] not in " -":
+                raise AssertionError("malformed reply line %r" % line)
+            lines.append(line[4:])
+            if line[3] == " ":
+                return Reply(int(line[:3]), lines)
+
+    def expect(self, code, contains=None):
+        r = self.reply()
+        if r.code != code or (contains is not None and contains not in r.text):
+            raise AssertionError("expected %d%s, got %r" % (
+                code, " containing %r" % contains if contains else "", r))
+        return r
+
+    def closed(self, timeout=DEFAULT_WAIT):
+        """True once the server has closed the connection (EOF)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return False
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                return True
+            if not chunk:
+                return True
+            self.buf += chunk
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class DaemonTest(unittest.TestCase):
+    """Base class: self.d is a running daemon with CONFIG."""
+
+    CONFIG = ""
+    ARGS = ()
+
+    def setUp(self):
+        self.d = Daemon(self.CONFIG, self.ARGS)
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            c.close()
+        self.d.cleanup()
+
+    def connect(self, greet=True, port=None):
+        c = self.d.connect(port)
+        self.clients.append(c)
+        if greet:
+            c.expect(220)
+        return c
+
+    def ehlo(self, c, name="client.example"):
+        return c.cmd("EHLO " + name)
+
+    def start_tx(self, c, sender="alice@example.com", rcpts=("bob@example.com",)):
+        self.assertEqual(self.ehlo(c).code, 250)
+        self.assertEqual(c.cmd("MAIL FROM:<%s>" % sender).code, 250)
+        for r in rcpts:
+            self.assertEqual(c.cmd("RCPT TO:<%s>" % r).code, 250)
+
+    def wait_messages(self, n, sub="new", root=None, timeout=DEFAULT_WAIT):
+        """Messages are on disk before the 250; this only double-checks count."""
+        msgs = self.d.messages(sub, root)
+        self.assertEqual(len(msgs), n, "expected %d messages in %s, found %d" % (n, sub, len(msgs)))
+        return msgs
+
+
+def body_of(message):
+    """The client's content: what follows the smtptrapd trace header block."""
+    lines = message.split(b"\r\n")
+    i = 0
+    while i < len(lines) and (lines[i].startswith((b"Return-Path:", b"Received:", b"\t",
+                                                   b"X-Smtptrap-"))):
+        i += 1
+    return b"\r\n".join(lines[i:])
+
+
+def main():
+    unittest.main(verbosity=2)
