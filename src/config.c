@@ -501,7 +501,12 @@ config_add_listener_spec(struct config *cfg, const char *spec, int replace, char
 		free_listeners(cfg);
 	cfg->listeners = xrealloc(cfg->listeners, (cfg->nlisteners + 1) * sizeof(*cfg->listeners));
 	struct listener_conf *l = &cfg->listeners[cfg->nlisteners++];
-	l->name = xstrdup(spec);
+	/* Named after the spec; a repeated spec gets "#2", "#3"... */
+	int same = 0;
+	for (size_t i = 0; i + 1 < cfg->nlisteners; i++)
+		if (strcmp(cfg->listeners[i].address, addr) == 0 && cfg->listeners[i].port == port)
+			same++;
+	l->name = same ? xasprintf("%s#%d", spec, same + 1) : xstrdup(spec);
 	l->address = addr;
 	l->port = port;
 	l->line = 0;

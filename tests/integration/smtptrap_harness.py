@@ -116,8 +116,16 @@ class Daemon:
                 raise AssertionError("smtptrapd did not stop within %.0f s" % timeout)
         return self.proc.returncode
 
+    def sanitizer_reports(self):
+        """Lines in which AddressSanitizer or UBSan reported a problem."""
+        with self.cond:
+            return [l for l in self.lines
+                    if "ERROR: AddressSanitizer" in l or "runtime error:" in l
+                    or "ERROR: LeakSanitizer" in l]
+
     def cleanup(self):
-        """Kill whatever is left of the daemon's process group."""
+        """Kill whatever is left of the daemon's process group; fail on
+        any sanitizer report the daemon printed."""
         try:
             if self.proc.poll() is None:
                 self.proc.kill()
@@ -131,6 +139,9 @@ class Daemon:
                 self.proc.stderr.close()
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+        bad = self.sanitizer_reports()
+        if bad:
+            raise AssertionError("sanitizer report from smtptrapd:\n" + "\n".join(self.lines[-60:]))
 
 
 class Reply:
