@@ -31,6 +31,13 @@ data_reader_init(struct data_reader *dr, int normalize, data_sink_fn sink, void 
 	dr->ctx = ctx;
 }
 
+void
+data_reader_init_raw(struct data_reader *dr, int normalize, data_sink_fn sink, void *ctx)
+{
+	data_reader_init(dr, normalize, sink, ctx);
+	dr->raw = 1;
+}
+
 static void
 emit(struct data_reader *dr, const char *p, size_t n)
 {
@@ -79,7 +86,7 @@ data_reader_feed(struct data_reader *dr, const char *in, size_t len, int *done)
 
 		switch (dr->state) {
 		case ST_BOL:
-			if (c == '.') {
+			if (c == '.' && !dr->raw) {
 				emit(dr, in + run, i - run);
 				count_octet(dr);
 				dr->state = ST_DOT;
@@ -170,4 +177,14 @@ data_reader_feed(struct data_reader *dr, const char *in, size_t len, int *done)
 		emit(dr, in + run, len - run);
 	}
 	return len;
+}
+
+void
+data_reader_end(struct data_reader *dr)
+{
+	/* A CR held back at the end of the last chunk had no LF after it. */
+	if (dr->state == ST_CR && dr->held_cr) {
+		dr->held_cr = 0;
+		bare_end(dr, DATA_BARE_CR, "\r");
+	}
 }

@@ -30,6 +30,7 @@ struct data_reader {
 	int after_bare;        /* the current line began after a bare ending */
 	int held_cr;           /* a CR ended the last chunk and is not written yet */
 	int normalize;         /* write bare line endings as CRLF */
+	int raw;               /* BDAT content: no dot handling, never ends */
 	unsigned flags;        /* DATA_* seen so far */
 	size_t line_len;       /* octets on the current line, as sent */
 	unsigned long long out_bytes; /* octets passed to the sink */
@@ -45,5 +46,14 @@ void data_reader_init(struct data_reader *dr, int normalize, data_sink_fn sink, 
  * the bytes after the terminator belong to the next command.
  */
 size_t data_reader_feed(struct data_reader *dr, const char *in, size_t len, int *done);
+
+/*
+ * Raw mode, for BDAT chunks of a 7BIT or 8BITMIME body (RFC 3030): the same
+ * checks and normalisation, but a leading dot is content and nothing ends
+ * the message; the chunk sizes do. Call data_reader_end() after the last
+ * chunk so a final bare CR is flagged and written.
+ */
+void data_reader_init_raw(struct data_reader *dr, int normalize, data_sink_fn sink, void *ctx);
+void data_reader_end(struct data_reader *dr);
 
 #endif

@@ -100,7 +100,7 @@ content_sink(void *ctx, const char *data, size_t len)
 
 /*
  * End of content: refuse it for a content rule, or commit and reply 250.
- * flags are the DATA reader's findings (0 for BDAT). The transaction ends
+ * flags are the DATA reader's findings (0 for BINARYMIME). The transaction ends
  * either way.
  */
 static void
@@ -197,6 +197,8 @@ session_cmd_bdat(struct session *s, const struct smtp_command *cmd)
 	if (accepting && s->state == S_RCPT) {
 		char err[DELIVER_ERR_MAX];
 		session_set_state(s, S_BDAT);
+		data_reader_init_raw(&tx->bdat, s->cfg->bare_line_endings == BARE_NORMALIZE,
+		    content_sink, s);
 		if (begin_message(s, err, sizeof(err)) != 0) {
 			log_warnx("%s: cannot store message: %s", s->id, err);
 			bdat_fail(s, 451, "4.3.0", "Error: message could not be stored, try again later");
@@ -215,8 +217,14 @@ session_cmd_bdat(struct session *s, const struct smtp_command *cmd)
 			continue;
 		}
 		size_t n = avail < left ? avail : (size_t)left;
-		if (accepting && tx->fail_code == 0)
-			content_sink(s, netio_peek(&s->io), n);
+		if (accepting && tx->fail_code == 0) {
+			if (tx->body == BODY_BINARYMIME) {
+				content_sink(s, netio_peek(&s->io), n);
+			} else {
+				int done;
+				data_reader_feed(&tx->bdat, netio_peek(&s->io), n, &done);
+			}
+		}
 		netio_consume(&s->io, n);
 		left -= n;
 	}
@@ -250,5 +258,7 @@ session_cmd_bdat(struct session *s, const struct smtp_command *cmd)
 		session_reply(s, 250, "2.0.0", "Ok: %llu octets received", size);
 		return;
 	}
-	finish_message(s, 0);
+	/* BINARYMIME content is opaque; anything else obeys the line rules. */
+	data_reader_end(&tx->bdat);
+	finish_message(s, tx->body == BODY_BINARYMIME ? 0 : tx->bdat.flags);
 }

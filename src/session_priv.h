@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "dataread.h"
 #include "log.h"
 #include "netio.h"
 #include "parser.h"
@@ -44,6 +45,7 @@ struct transaction {
 	size_t rejected;           /* RCPTs refused in this transaction */
 	unsigned long long size;   /* content octets received */
 	int too_big;
+	struct data_reader bdat;   /* BDAT: checks content across chunks */
 	int fail_code;             /* BDAT: the reply every later chunk gets */
 	const char *fail_enh;
 	const char *fail_text;

@@ -719,6 +719,57 @@ START_TEST(test_random_against_model)
 }
 END_TEST
 
+/*
+ * Raw mode (BDAT of a text body): dots are content, nothing ends the
+ * message, bare endings are flagged or normalised, and a CR held at the
+ * end of the last chunk is settled by data_reader_end().
+ */
+static const struct {
+	const char *in;
+	size_t len;
+	int normalize;
+	const char *out;
+	size_t out_len;
+	unsigned flags;
+} raw_cases[] = {
+	{ ".a\r\n.\r\nb\r\n", 10, 0, ".a\r\n.\r\nb\r\n", 10, 0 },
+	{ "a\nb", 3, 0, "a\nb", 3, DATA_BARE_LF },
+	{ "a\nb", 3, 1, "a\r\nb", 4, DATA_BARE_LF },
+	{ "a\r", 2, 0, "a\r", 2, DATA_BARE_CR },
+	{ "a\r", 2, 1, "a\r\n", 3, DATA_BARE_CR },
+	{ "a\r\n", 3, 1, "a\r\n", 3, 0 },
+	{ "x\0y\r\n", 5, 0, "x\0y\r\n", 5, DATA_NUL },
+};
+
+START_TEST(test_raw_mode)
+{
+	/* Every case fed whole and byte by byte gives the same result. */
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		struct outbuf out = { NULL, 0, 0 };
+		struct data_reader dr;
+		int done = 0;
+
+		data_reader_init_raw(&dr, raw_cases[_i].normalize, sink, &out);
+		if (bytewise) {
+			for (size_t k = 0; k < raw_cases[_i].len; k++) {
+				ck_assert_uint_eq(data_reader_feed(&dr, raw_cases[_i].in + k, 1, &done), 1);
+				ck_assert_int_eq(done, 0);
+			}
+		} else {
+			ck_assert_uint_eq(data_reader_feed(&dr, raw_cases[_i].in, raw_cases[_i].len, &done),
+			    raw_cases[_i].len);
+			ck_assert_int_eq(done, 0);
+		}
+		data_reader_end(&dr);
+		ck_assert_uint_eq(out.len, raw_cases[_i].out_len);
+		ck_assert_mem_eq(out.data, raw_cases[_i].out, out.len);
+		ck_assert_uint_eq(dr.flags, raw_cases[_i].flags);
+		ck_assert_uint_eq(dr.out_bytes, out.len);
+		free(out.data);
+	}
+}
+END_TEST
+
 static Suite *
 dataread_suite(void)
 {
@@ -741,6 +792,10 @@ dataread_suite(void)
 	tc = tcase_create("table");
 	tcase_add_loop_test(tc, test_table_oneshot, 0, (int)NELEM(cases));
 	tcase_add_loop_test(tc, test_table_splits, 0, (int)NELEM(cases));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("raw");
+	tcase_add_loop_test(tc, test_raw_mode, 0, (int)NELEM(raw_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("random");

@@ -16,6 +16,11 @@ limits = { message_size = 2000; recipients = 3; errors = 50; };
 MSG = "Subject: hi\r\n\r\nhello\r\n"
 
 
+def bdat(chunk, last=False):
+    """A BDAT command with its chunk, the size counted for us."""
+    return "BDAT %d%s\r\n%s" % (len(chunk.encode()), " LAST" if last else "", chunk)
+
+
 class Transaction(DaemonTest):
     CONFIG = CONFIG
 
@@ -355,6 +360,27 @@ class Content(DaemonTest):
         self.assertEqual(c.cmd("NOOP").code, 250)
         self.assertTrue(self.wait_messages(1)[0][1].endswith(payload))
 
+    def test_bdat_text_body_obeys_line_rules(self):
+        c = self.connect()
+        self.start_tx(c)
+        # A leading dot is content in BDAT, and is kept as sent.
+        c.send(bdat(".dot\r\n\r"))
+        c.expect(250)
+        c.send(bdat("x\ny", last=True))
+        r = c.reply()
+        self.assertEqual((r.code, r.text[:5]), (550, "5.6.0"))
+        self.assertEqual(self.d.messages(), [])
+        c.cmd("MAIL FROM:<a@example.com>")
+        c.cmd("RCPT TO:<b@example.com>")
+        c.send(bdat(".dot\r\n\r", last=True))
+        r = c.reply()
+        self.assertEqual(r.code, 550, "a final bare CR is a bare line ending")
+        c.cmd("MAIL FROM:<a@example.com>")
+        c.cmd("RCPT TO:<b@example.com>")
+        c.send(bdat(".a\r\n", last=True))
+        c.expect(250)
+        self.assertEqual(body_of(self.wait_messages(1)[0][1]), b".a\r\n")
+
     def test_bdat_then_data_refused(self):
         c = self.connect()
         self.start_tx(c)
@@ -429,6 +455,19 @@ class ReducedExtensions(DaemonTest):
         c.expect(250)
         msg = self.wait_messages(1)[0][1]
         self.assertEqual(body_of(msg), b"a\r\nb\r\nc\r\n" + b"L" * 1500 + b"\r\n")
+
+
+class NormalizedBdat(DaemonTest):
+    CONFIG = 'smtp = { bare_line_endings = "normalize"; };'
+
+    def test_bdat_bare_line_endings_normalized(self):
+        c = self.connect()
+        self.start_tx(c)
+        c.send(bdat("a\r"))
+        c.expect(250)
+        c.send(bdat("b\nc", last=True))
+        c.expect(250)
+        self.assertEqual(body_of(self.wait_messages(1)[0][1]), b"a\r\nb\r\nc")
 
 
 if __name__ == "__main__":
