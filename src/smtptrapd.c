@@ -110,18 +110,22 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("smtptrapd %s\n", PACKAGE_VERSION);
+			free(listen_specs);
 			return 0;
 		case 'h':
 			usage(stdout);
+			free(listen_specs);
 			return 0;
 		default:
 			usage(stderr);
+			free(listen_specs);
 			return 2;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "smtptrapd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		free(listen_specs);
 		return 2;
 	}
 

@@ -45,6 +45,8 @@ class Daemon:
                                      start_new_session=True)
         self.reader = threading.Thread(target=self._read_log, daemon=True)
         self.reader.start()
+        # "ready" follows the last "listening on" line.
+        self.wait_log(r"smtptrapd \S+ ready: ")
         m = self.wait_log(r"listening on (\S+):(\d+) \(listener")
         self.host = m.group(1).strip("[]")
         self.port = int(m.group(2))

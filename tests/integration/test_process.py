@@ -57,6 +57,8 @@ class VanishingClients(DaemonTest):
         mark = self.d.log_mark()
         c.close()
         self.d.wait_log(r"lost connection after DATA", start=mark)
+        # The session's end is logged after its message was discarded.
+        self.d.wait_log(r"disconnect from .* messages=0", start=mark)
         self.assertEqual(self.d.messages(), [])
         self.assertEqual(self.d.messages("tmp"), [])
         # The worker is fine: the next client is served.
