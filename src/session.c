@@ -236,6 +236,11 @@ check_data(struct session *s, const struct smtp_command *cmd)
 			session_reply(s, 503, "5.5.1", "Error: need RCPT command");
 		return -1;
 	}
+	if (s->tx.body == BODY_BINARYMIME) {
+		/* RFC 3030 3: BINARYMIME content can only be sent with BDAT. */
+		session_reply(s, 503, "5.5.1", "Error: BODY=BINARYMIME requires BDAT");
+		return -1;
+	}
 	return check_no_args(s, cmd);
 }
 

@@ -177,7 +177,7 @@ bdat_fail(struct session *s, int code, const char *enh, const char *text)
 {
 	s->tx.fail_code = code;
 	s->tx.fail_enh = enh;
-	s->tx.fail_text = text;
+	snprintf(s->tx.fail_text, sizeof(s->tx.fail_text), "%s", text);
 }
 
 void
@@ -244,8 +244,12 @@ session_cmd_bdat(struct session *s, const struct smtp_command *cmd)
 			session_reply(s, 503, "5.5.1", "Error: need RCPT command");
 		return;
 	}
-	if (tx->fail_code == 0 && tx->too_big)
-		bdat_fail(s, 552, "5.3.4", "Error: message too large");
+	if (tx->fail_code == 0 && tx->too_big) {
+		char text[128];
+		snprintf(text, sizeof(text), "Error: message too large (limit %lld octets)",
+		    s->cfg->max_message_size);
+		bdat_fail(s, 552, "5.3.4", text);
+	}
 	if (tx->fail_code != 0) {
 		session_reply(s, tx->fail_code, tx->fail_enh, "%s", tx->fail_text);
 		if (last) {

@@ -48,7 +48,7 @@ struct transaction {
 	struct data_reader bdat;   /* BDAT: checks content across chunks */
 	int fail_code;             /* BDAT: the reply every later chunk gets */
 	const char *fail_enh;
-	const char *fail_text;
+	char fail_text[128];
 };
 
 struct session {

@@ -163,7 +163,6 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 0;
 	}
-	log_set_level((enum log_level)cfg.log_level);
 
 	/* Create the capture store, then fix its path: we may chdir("/"). */
 	char err[512];
@@ -188,6 +187,8 @@ main(int argc, char **argv)
 	    cfg.backend == BACKEND_MAILDIR ? cfg.maildir : "nowhere", cfg.min_spare,
 	    cfg.max_spare, cfg.max_workers);
 
+	/* The lines above are always printed: fixtures read the port there. */
+	log_set_level((enum log_level)cfg.log_level);
 	if (!foreground) {
 		daemonize();
 		log_init(0, "smtptrapd");

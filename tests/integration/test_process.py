@@ -384,6 +384,21 @@ class Listeners(unittest.TestCase):
             s.close()
 
 
+class QuietLogging(unittest.TestCase):
+    def test_startup_lines_printed_at_any_level(self):
+        # The harness itself waits for the "listening on" and "ready" lines.
+        d = Daemon('server = { log_level = "error"; };')
+        try:
+            c = d.connect()
+            c.expect(220)
+            self.assertEqual(c.cmd("QUIT").code, 221)
+            c.close()
+            self.assertEqual(d.stop(), 0)
+            self.assertEqual([l for l in d.lines if "connect from" in l], [])
+        finally:
+            d.cleanup()
+
+
 class CheckConfig(unittest.TestCase):
     def run_t(self, text, *args):
         d = Daemon.__new__(Daemon)

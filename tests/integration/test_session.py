@@ -381,6 +381,16 @@ class Content(DaemonTest):
         c.expect(250)
         self.assertEqual(body_of(self.wait_messages(1)[0][1]), b".a\r\n")
 
+    def test_binarymime_requires_bdat(self):
+        c = self.connect()
+        self.ehlo(c)
+        c.cmd("MAIL FROM:<a@example.com> BODY=BINARYMIME")
+        c.cmd("RCPT TO:<b@example.com>")
+        r = c.cmd("DATA")
+        self.assertEqual((r.code, r.text), (503, "5.5.1 Error: BODY=BINARYMIME requires BDAT"))
+        c.send(bdat("ok\r\n", last=True))
+        c.expect(250, "queued as")
+
     def test_bdat_then_data_refused(self):
         c = self.connect()
         self.start_tx(c)
@@ -396,7 +406,7 @@ class Content(DaemonTest):
         self.start_tx(c)
         c.send("BDAT 2500\r\n" + "z" * 2500)
         r = c.reply()
-        self.assertEqual(r.code, 552)
+        self.assertEqual((r.code, r.text), (552, "5.3.4 Error: message too large (limit 2000 octets)"))
         c.send("BDAT 1 LAST\r\nz")
         self.assertEqual(c.reply().code, 552)
         self.assertEqual(c.cmd("NOOP").code, 250)
