@@ -189,6 +189,32 @@ class WorkerCrash(DaemonTest):
         wait_until(lambda: not any(pid_alive(p) for p in workers), what="orphaned workers to exit")
 
 
+class StartFailures(DaemonTest):
+    CONFIG = "workers = { min_spare = 2; max_spare = 4; max_workers = 8; };"
+
+    def test_failing_workers_are_throttled_then_recover(self):
+        # Make the capture directory unusable behind the daemon's back, so
+        # every new worker fails at start.
+        wait_until(lambda: len(self.d.worker_pids()) >= 2, what="workers to start")
+        os.rename(self.d.maildir, self.d.maildir + ".away")
+        with open(self.d.maildir, "w") as f:
+            f.write("not a directory")
+        for pid in self.d.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        self.d.wait_log(r"workers keep failing at start; pausing worker creation for 1000 ms")
+        self.assertIsNone(self.d.proc.poll())
+        starts = len(self.d.find_all(r"worker: delivery backend maildir: "))
+        self.assertLess(starts, 20, "workers were re-forked without a pause")
+        # Repair it: the pool comes back after the pause and serves mail.
+        os.unlink(self.d.maildir)
+        os.rename(self.d.maildir + ".away", self.d.maildir)
+        c = self.connect()
+        self.start_tx(c)
+        self.assertEqual(c.cmd("DATA").code, 354)
+        c.send("recovered\r\n.\r\n")
+        c.expect(250)
+
+
 class FullPool(DaemonTest):
     CONFIG = "workers = { min_spare = 1; max_spare = 1; max_workers = 2; };"
 
