@@ -71,7 +71,7 @@ session_reply(struct session *s, int code, const char *enh, const char *fmt, ...
 	if (log_enabled(LOGL_INFO)) {
 		const char *nl = strchr(text, '\n');
 		log_info("%s: %s: %d %s%s%.*s", s->id, s->cmdlog[0] ? s->cmdlog : "-", code,
-		    enh ? enh : "", enh ? " " : "", nl ? (int)(nl - text) : (int)strlen(text), text);
+		    use_enh ? enh : "", use_enh ? " " : "", nl ? (int)(nl - text) : (int)strlen(text), text);
 	}
 }
 

@@ -456,6 +456,8 @@ class ReducedExtensions(DaemonTest):
         c.send("BDAT 4\r\nNOOP")
         r = c.reply()
         self.assertEqual(r.code, 502)
+        # The log shows the reply as sent: without an enhanced code.
+        self.d.wait_log(r": MAIL FROM:<a@example.com>: 250 Ok$")
 
     def test_bare_line_endings_normalized(self):
         c = self.connect()
