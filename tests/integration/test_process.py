@@ -253,7 +253,7 @@ class Recycling(DaemonTest):
             c = self.connect()
             self.assertEqual(c.cmd("QUIT").code, 221, i)
             c.close()
-        self.d.wait_log(r"connect from", count=7)
+        self.d.wait_log(r"\]: \w+: connect from", count=7)
         pids = set(m.group(1) for m in self.d.find_all(r"smtptrapd\[(\d+)\]: \w+: connect from"))
         self.assertGreaterEqual(len(pids), 4)
         for pid in pids:
