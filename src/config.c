@@ -128,15 +128,6 @@ static const struct {
 
 #define N_EXT (sizeof(ext_names) / sizeof(ext_names[0]))
 
-const char *
-config_ext_name(unsigned bit)
-{
-	for (size_t i = 0; i < N_EXT; i++)
-		if (ext_names[i].bit == bit)
-			return ext_names[i].name;
-	return "?";
-}
-
 void
 config_defaults(struct config *cfg)
 {

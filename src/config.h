@@ -95,7 +95,4 @@ int config_parse_hostport(const char *spec, char **addr, int *port);
 
 void config_free(struct config *cfg);
 
-/* Name of one EXT_* bit, as EHLO shows it. */
-const char *config_ext_name(unsigned bit);
-
 #endif

@@ -80,12 +80,6 @@ log_level_parse(const char *name, enum log_level *out)
 	return -1;
 }
 
-const char *
-log_level_name(enum log_level level)
-{
-	return level_names[level];
-}
-
 static void
 log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 {

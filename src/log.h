@@ -26,7 +26,6 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Parse "error", "warning", "notice", "info" or "debug"; 0 on success. */
 int log_level_parse(const char *name, enum log_level *out);
-const char *log_level_name(enum log_level level);
 /* Re-read getpid() for the line prefix; call in a child after fork(). */
 void log_after_fork(void);
 

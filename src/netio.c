@@ -49,13 +49,6 @@ netio_consume(struct netio *io, size_t n)
 		io->in_off = io->in_len = 0;
 }
 
-void
-netio_discard_input(struct netio *io)
-{
-	io->in_off = io->in_len = 0;
-	io->skipping = 0;
-}
-
 enum netio_line
 netio_next_line(struct netio *io, size_t max, char **line, size_t *len)
 {

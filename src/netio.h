@@ -63,8 +63,6 @@ enum netio_wait netio_fill(struct netio *io, int timeout_ms);
 size_t netio_pending(const struct netio *io);
 const char *netio_peek(const struct netio *io);
 void netio_consume(struct netio *io, size_t n);
-/* Drop all buffered input (STARTTLS-style resets, closing). */
-void netio_discard_input(struct netio *io);
 
 /* Queue reply text; nothing is sent until netio_flush(). */
 void netio_write(struct netio *io, const void *data, size_t len);

@@ -62,11 +62,3 @@ scoreboard_free_slot(const struct scoreboard *sb)
 			return i;
 	return -1;
 }
-
-const char *
-scoreboard_state_name(int st)
-{
-	static const char *const names[] = { "empty", "starting", "idle", "busy", "exiting" };
-
-	return st >= 0 && st <= WS_EXITING ? names[st] : "?";
-}

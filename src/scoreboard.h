@@ -43,6 +43,5 @@ void scoreboard_set_state(struct scoreboard *sb, int slot, enum worker_state st)
 int scoreboard_count(const struct scoreboard *sb, enum worker_state st);
 /* A free slot, or -1. */
 int scoreboard_free_slot(const struct scoreboard *sb);
-const char *scoreboard_state_name(int st);
 
 #endif
