@@ -338,8 +338,7 @@ master_run(const struct config *cfg, struct listener *listeners, size_t nlistene
 		}
 		if (got_usr1) {
 			got_usr1 = 0;
-			log_notice("SIGUSR1 received: logs go to %s, nothing to reopen",
-			    "stderr or syslog");
+			log_notice("SIGUSR1 received: logs go to stderr or syslog, nothing to reopen");
 		}
 
 		now = monotime_ms();

@@ -44,13 +44,15 @@ scoreboard_set_state(struct scoreboard *sb, int slot, enum worker_state st)
 }
 
 int
-scoreboard_count(const struct scoreboard *sb, enum worker_state st)
+scoreboard_count_ready(const struct scoreboard *sb)
 {
 	int n = 0;
 
-	for (int i = 0; i < sb->nslots; i++)
-		if (scoreboard_get_state(sb, i) == (int)st)
+	for (int i = 0; i < sb->nslots; i++) {
+		int st = scoreboard_get_state(sb, i);
+		if (st == WS_IDLE || st == WS_STARTING)
 			n++;
+	}
 	return n;
 }
 

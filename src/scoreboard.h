@@ -39,8 +39,8 @@ struct scoreboard *scoreboard_create(int nslots);
 void scoreboard_destroy(struct scoreboard *sb);
 int scoreboard_get_state(const struct scoreboard *sb, int slot);
 void scoreboard_set_state(struct scoreboard *sb, int slot, enum worker_state st);
-/* Number of slots in the given state. */
-int scoreboard_count(const struct scoreboard *sb, enum worker_state st);
+/* Workers that can take a connection now or soon: idle or starting. */
+int scoreboard_count_ready(const struct scoreboard *sb);
 /* A free slot, or -1. */
 int scoreboard_free_slot(const struct scoreboard *sb);
 

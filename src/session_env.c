@@ -130,7 +130,6 @@ session_cmd_mail(struct session *s, const struct smtp_command *cmd)
 		const char *k = p->keyword;
 
 		if (strcasecmp(k, "SIZE") == 0 && (ext & EXT_SIZE)) {
-			errno = 0;
 			if (!is_digits(p->value) || strlen(p->value) > 18) {
 				session_reply(s, 501, "5.5.4", "Bad SIZE parameter");
 				goto fail;

@@ -53,12 +53,6 @@ wake_master(const struct worker_ctx *w)
 		log_warn("worker: cannot wake the master");
 }
 
-static int
-count_idle(const struct worker_ctx *w)
-{
-	return scoreboard_count(w->sb, WS_IDLE) + scoreboard_count(w->sb, WS_STARTING);
-}
-
 static void
 setup_signals(sigset_t *waitmask)
 {
@@ -149,7 +143,7 @@ worker_main(const struct worker_ctx *w)
 
 		if (scoreboard_get_state(w->sb, w->slot) != WS_IDLE) {
 			scoreboard_set_state(w->sb, w->slot, WS_IDLE);
-			if (count_idle(w) > cfg->max_spare)
+			if (scoreboard_count_ready(w->sb) > cfg->max_spare)
 				wake_master(w);
 		}
 		n = epoll_pwait(ep, evs, 8, -1, &waitmask);
@@ -175,7 +169,7 @@ worker_main(const struct worker_ctx *w)
 				continue; /* EAGAIN: another worker took it */
 			}
 			scoreboard_set_state(w->sb, w->slot, WS_BUSY);
-			if (count_idle(w) < cfg->min_spare)
+			if (scoreboard_count_ready(w->sb) < cfg->min_spare)
 				wake_master(w);
 			getsockname(fd, (struct sockaddr *)&local, &llen);
 			snprintf(id, sizeof(id), "%012llX", next_id(&idstate) & 0xFFFFFFFFFFFFULL);

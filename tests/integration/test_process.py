@@ -5,16 +5,18 @@ time pass; waits are for conditions, with deadlines."""
 
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from smtptrap_harness import SMTPTRAPD, Daemon, DaemonTest, body_of, main  # noqa: E402
+from smtptrap_harness import SMTPTRAPD, Client, Daemon, DaemonTest, body_of, main  # noqa: E402
 
 
 def wait_until(predicate, timeout=10.0, what="condition"):
@@ -387,7 +389,7 @@ class Listeners(unittest.TestCase):
             d.wait_log(r"listening on 127.0.0.1:\d+ \(listener 127.0.0.1:0#2\)")
             for i, port in enumerate(d.ports):
                 host = "::1" if i == 2 else "127.0.0.1"
-                c = __import__("smtptrap_harness").Client(host, port)
+                c = Client(host, port)
                 c.expect(220)
                 c.cmd("EHLO l.example")
                 r = send_message(c, "a@example.com", "b%d@example.com" % i, "via %d\r\n" % i)
@@ -431,9 +433,8 @@ class QuietLogging(unittest.TestCase):
 
 class CheckConfig(unittest.TestCase):
     def run_t(self, text, *args):
-        d = Daemon.__new__(Daemon)
-        import tempfile
         tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
         path = os.path.join(tmp, "t.conf")
         with open(path, "w") as f:
             f.write(text)
