@@ -32,11 +32,42 @@ enum maildir_layout { LAYOUT_SINGLE = 0, LAYOUT_PER_RECIPIENT };
 enum bare_policy { BARE_REJECT = 0, BARE_NORMALIZE };
 enum long_line_policy { LONG_LINES_REJECT = 0, LONG_LINES_ACCEPT };
 
+/* How a listener uses TLS. */
+enum tls_mode {
+	TLS_NONE = 0,          /* plaintext only, STARTTLS not offered */
+	TLS_STARTTLS,          /* STARTTLS offered */
+	TLS_STARTTLS_REQUIRED, /* STARTTLS offered and required before mail */
+	TLS_IMPLICIT,          /* TLS from the first byte (SMTPS, port 465) */
+};
+
+/* TLS protocol versions, oldest first; TLS_PROTO_ANY = no bound. */
+enum tls_proto { TLS_PROTO_ANY = -1, TLS_PROTO_1_0 = 0, TLS_PROTO_1_1, TLS_PROTO_1_2, TLS_PROTO_1_3 };
+
+/* SASL mechanisms (RFC 4954 AUTH). */
+enum {
+	AUTH_MECH_PLAIN = 1 << 0,
+	AUTH_MECH_LOGIN = 1 << 1,
+	AUTH_MECH_CRAM_MD5 = 1 << 2,
+	AUTH_MECH_ALL = (1 << 3) - 1,
+};
+
 struct listener_conf {
 	char *name;
 	char *address;     /* numeric IPv4 or IPv6 address; "" = all IPv4 */
 	int port;          /* 0 = any free port */
 	int line;          /* where it was defined, 0 for built-in/command line */
+	int tls;           /* enum tls_mode */
+	int auth;          /* offer AUTH on this listener */
+	unsigned auth_without_tls; /* AUTH_MECH_* usable before TLS is active */
+	int require_auth_for_mail; /* MAIL needs a successful AUTH first */
+};
+
+/* A user defined in the auth group: exactly one of password and hash. */
+struct auth_user_conf {
+	char *name;
+	char *password;    /* plaintext secret (allows CRAM-MD5), or NULL */
+	char *hash;        /* crypt(3) hash, or NULL */
+	int line;
 };
 
 struct config {
@@ -63,6 +94,7 @@ struct config {
 	int timeout_data_ms;
 	int timeout_session_ms;
 	int timeout_shutdown_ms;
+	int timeout_tls_handshake_ms;
 
 	unsigned extensions;       /* EXT_* */
 	int bare_line_endings;     /* enum bare_policy */
@@ -73,6 +105,32 @@ struct config {
 	int maildir_line;          /* where delivery.directory was set, or 0 */
 	int layout;                /* enum maildir_layout */
 	int fsync;
+
+	/* tls group; NULL paths = not set */
+	char *tls_certificate;
+	char *tls_key;             /* NULL: the key is in the certificate file */
+	char *tls_chain;
+	char *tls_client_ca;
+	char *tls_ciphers;         /* TLS 1.2 and older, OpenSSL cipher list */
+	char *tls_ciphersuites;    /* TLS 1.3 */
+	int tls_min_protocol;      /* enum tls_proto */
+	int tls_max_protocol;      /* enum tls_proto */
+	int tls_client_certificate; /* request a client certificate */
+	int tls_line;              /* where the tls group starts, or 0 */
+	int tls_certificate_line;
+	int tls_key_line;
+	int tls_chain_line;
+	int tls_client_ca_line;
+	int tls_ciphers_line;
+	int tls_ciphersuites_line;
+
+	/* auth group */
+	unsigned auth_mechanisms;  /* AUTH_MECH_* offered */
+	int auth_accept_any;       /* any user name and password succeed */
+	char *auth_passwd_file;
+	int auth_passwd_file_line;
+	struct auth_user_conf *auth_users;
+	size_t nauth_users;
 };
 
 /* Fill cfg with built-in defaults. Free with config_free(). */

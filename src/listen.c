@@ -74,6 +74,7 @@ listen_open(const struct listener_conf *lc, struct listener *out, char *err, siz
 	}
 	out->fd = fd;
 	out->name = xstrdup(lc->name);
+	out->conf = lc;
 	return 0;
 badaddr:
 	snprintf(err, errlen, "listener \"%s\": bad address '%s'", lc->name, addr);

@@ -15,6 +15,7 @@ struct listener_conf;
 
 struct listener {
 	char *name;
+	const struct listener_conf *conf;
 	int fd;
 	char addr[64];   /* "127.0.0.1:2525" or "[::1]:2525" */
 };

@@ -59,6 +59,8 @@ struct master {
 	const struct config *cfg;
 	struct listener *listeners;
 	size_t nlisteners;
+	struct tls_server *tls;
+	const struct authdb *authdb;
 	struct scoreboard *sb;
 	long long *started_ms;    /* per slot */
 	char *retiring;           /* per slot: SIGUSR2 already sent */
@@ -95,6 +97,8 @@ spawn(struct master *m, int slot)
 			.cfg = m->cfg,
 			.listeners = m->listeners,
 			.nlisteners = m->nlisteners,
+			.tls = m->tls,
+			.authdb = m->authdb,
 			.sb = m->sb,
 			.slot = slot,
 			.wake_fd = m->wake[1],
@@ -303,7 +307,8 @@ setup_signals(sigset_t *waitmask)
 }
 
 int
-master_run(const struct config *cfg, struct listener *listeners, size_t nlisteners)
+master_run(const struct config *cfg, struct listener *listeners, size_t nlisteners,
+    struct tls_server *tls, const struct authdb *authdb)
 {
 	struct master m;
 	sigset_t waitmask;
@@ -313,6 +318,8 @@ master_run(const struct config *cfg, struct listener *listeners, size_t nlistene
 	m.cfg = cfg;
 	m.listeners = listeners;
 	m.nlisteners = nlisteners;
+	m.tls = tls;
+	m.authdb = authdb;
 	m.sb = scoreboard_create(cfg->max_workers);
 	m.started_ms = xcalloc((size_t)cfg->max_workers, sizeof(*m.started_ms));
 	m.retiring = xcalloc((size_t)cfg->max_workers, 1);

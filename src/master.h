@@ -11,9 +11,12 @@
 
 #include <stddef.h>
 
+struct authdb;
 struct config;
+struct tls_server;
 struct listener;
 
-int master_run(const struct config *cfg, struct listener *listeners, size_t nlisteners);
+int master_run(const struct config *cfg, struct listener *listeners, size_t nlisteners,
+    struct tls_server *tls, const struct authdb *authdb);
 
 #endif

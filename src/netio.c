@@ -2,13 +2,17 @@
  * netio - buffered, deadline-bounded socket I/O; see netio.h.
  */
 #include <errno.h>
+#include <limits.h>
+#include <openssl/err.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "netio.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 void
@@ -24,6 +28,8 @@ netio_init(struct netio *io, int fd, const sigset_t *waitmask)
 void
 netio_free(struct netio *io)
 {
+	SSL_free(io->ssl);
+	io->ssl = NULL;
 	free(io->in);
 	io->in = NULL;
 	buf_free(&io->out);
@@ -109,6 +115,38 @@ wait_fd(struct netio *io, short events, int timeout_ms)
 	return NETIO_OK;
 }
 
+/*
+ * Classify a failed SSL_read/SSL_write/SSL_accept: NETIO_OK with *want set
+ * when it only has to wait for the socket, else how the connection ended.
+ */
+static enum netio_wait
+tls_status(struct netio *io, int r, short *want)
+{
+	int e = SSL_get_error(io->ssl, r);
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		*want = POLLIN;
+		return NETIO_OK;
+	case SSL_ERROR_WANT_WRITE:
+		*want = POLLOUT;
+		return NETIO_OK;
+	case SSL_ERROR_ZERO_RETURN:
+		return NETIO_EOF;
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_error() == 0) {
+			if (errno == 0 || errno == EAGAIN)
+				return NETIO_EOF;
+			snprintf(io->error, sizeof(io->error), "%s", strerror(errno));
+			return NETIO_ERROR;
+		}
+		/* FALLTHROUGH */
+	default:
+		tls_error_string(io->error, sizeof(io->error), "TLS protocol error");
+		return NETIO_ERROR;
+	}
+}
+
 enum netio_wait
 netio_fill(struct netio *io, int timeout_ms)
 {
@@ -120,7 +158,25 @@ netio_fill(struct netio *io, int timeout_ms)
 	if (io->in_len == NETIO_INBUF)
 		return NETIO_OK; /* full: the caller must consume first */
 	for (;;) {
-		ssize_t n = read(io->fd, io->in + io->in_len, NETIO_INBUF - io->in_len);
+		short want = POLLIN;
+		ssize_t n;
+
+		if (io->ssl != NULL) {
+			ERR_clear_error();
+			errno = 0;
+			int r = SSL_read(io->ssl, io->in + io->in_len, (int)(NETIO_INBUF - io->in_len));
+			if (r > 0) {
+				n = r;
+			} else {
+				enum netio_wait w = tls_status(io, r, &want);
+				if (w != NETIO_OK)
+					return w;
+				n = -1;
+				errno = EAGAIN;
+			}
+		} else {
+			n = read(io->fd, io->in + io->in_len, NETIO_INBUF - io->in_len);
+		}
 		if (n > 0) {
 			io->in_len += (size_t)n;
 			io->bytes_in += (unsigned long long)n;
@@ -132,7 +188,7 @@ netio_fill(struct netio *io, int timeout_ms)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return NETIO_ERROR;
-		enum netio_wait w = wait_fd(io, POLLIN, timeout_ms);
+		enum netio_wait w = wait_fd(io, want, timeout_ms);
 		if (w != NETIO_OK)
 			return w;
 	}
@@ -151,7 +207,28 @@ netio_flush(struct netio *io, int timeout_ms)
 	enum netio_wait rc = NETIO_OK;
 
 	while (off < io->out.len) {
-		ssize_t n = write(io->fd, io->out.data + off, io->out.len - off);
+		short want = POLLOUT;
+		ssize_t n;
+
+		if (io->ssl != NULL) {
+			size_t len = io->out.len - off;
+			ERR_clear_error();
+			errno = 0;
+			int r = SSL_write(io->ssl, io->out.data + off, len > INT_MAX ? INT_MAX : (int)len);
+			if (r > 0) {
+				n = r;
+			} else {
+				enum netio_wait w = tls_status(io, r, &want);
+				if (w != NETIO_OK) {
+					rc = w == NETIO_EOF ? NETIO_ERROR : w;
+					break;
+				}
+				n = -1;
+				errno = EAGAIN;
+			}
+		} else {
+			n = write(io->fd, io->out.data + off, io->out.len - off);
+		}
 		if (n > 0) {
 			off += (size_t)n;
 			io->bytes_out += (unsigned long long)n;
@@ -160,7 +237,7 @@ netio_flush(struct netio *io, int timeout_ms)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			enum netio_wait w = wait_fd(io, POLLOUT, timeout_ms);
+			enum netio_wait w = wait_fd(io, want, timeout_ms);
 			if (w == NETIO_INTERRUPTED)
 				continue;
 			if (w != NETIO_OK) {
@@ -174,4 +251,51 @@ netio_flush(struct netio *io, int timeout_ms)
 	}
 	buf_consume(&io->out, off);
 	return rc;
+}
+
+size_t
+netio_start_tls(struct netio *io, SSL *ssl)
+{
+	size_t dropped = netio_pending(io);
+
+	netio_consume(io, dropped);
+	io->skipping = 0;
+	io->ssl = ssl;
+	return dropped;
+}
+
+enum netio_wait
+netio_tls_handshake(struct netio *io, int timeout_ms)
+{
+	for (;;) {
+		short want = POLLIN;
+
+		ERR_clear_error();
+		errno = 0;
+		int r = SSL_do_handshake(io->ssl);
+		if (r == 1)
+			return NETIO_OK;
+		enum netio_wait w = tls_status(io, r, &want);
+		if (w != NETIO_OK)
+			return w;
+		w = wait_fd(io, want, timeout_ms);
+		if (w != NETIO_OK)
+			return w;
+	}
+}
+
+void
+netio_tls_close(struct netio *io)
+{
+	if (io->ssl != NULL && SSL_is_init_finished(io->ssl)) {
+		ERR_clear_error();
+		(void)SSL_shutdown(io->ssl);
+		ERR_clear_error();
+	}
+}
+
+const char *
+netio_strerror(const struct netio *io)
+{
+	return io->error[0] ? io->error : strerror(errno);
 }

@@ -7,6 +7,9 @@
  * session calls when no complete command is waiting: that is what makes
  * PIPELINING work, one write for a whole pipelined group of replies.
  *
+ * After netio_start_tls() the same calls read and write through TLS: the
+ * session above never sees the difference.
+ *
  * The socket is non-blocking; every wait is a ppoll() bounded by a timeout
  * and, when a signal mask is given, interruptible by the signals it leaves
  * open, so a worker can notice a stop request mid-session.
@@ -14,6 +17,7 @@
 #ifndef SMTPTRAP_NETIO_H
 #define SMTPTRAP_NETIO_H
 
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stddef.h>
 
@@ -45,6 +49,8 @@ struct netio {
 	const sigset_t *waitmask; /* signal mask during waits, or NULL */
 	unsigned long long bytes_in;
 	unsigned long long bytes_out;
+	SSL *ssl;          /* TLS layer, or NULL for plaintext */
+	char error[160];   /* reason of the last NETIO_ERROR, "" = see errno */
 };
 
 void netio_init(struct netio *io, int fd, const sigset_t *waitmask);
@@ -68,5 +74,27 @@ void netio_consume(struct netio *io, size_t n);
 void netio_write(struct netio *io, const void *data, size_t len);
 /* Send everything queued, waiting at most timeout_ms for the peer. */
 enum netio_wait netio_flush(struct netio *io, int timeout_ms);
+
+/*
+ * Put TLS under the connection: ssl (a server-side object on io->fd) is
+ * owned by io from now on. Plaintext input still buffered is discarded,
+ * never read as if it came through TLS (RFC 3207 5, CVE-2011-0411); the
+ * number of bytes dropped is returned.
+ */
+size_t netio_start_tls(struct netio *io, SSL *ssl);
+
+/*
+ * Drive the TLS handshake, waiting at most timeout_ms. NETIO_OK when it is
+ * complete; NETIO_ERROR with the reason in io->error when it failed;
+ * NETIO_EOF when the peer went away; NETIO_TIMEOUT/NETIO_INTERRUPTED:
+ * call again.
+ */
+enum netio_wait netio_tls_handshake(struct netio *io, int timeout_ms);
+
+/* Send a TLS close_notify if TLS is up (best effort, never waits). */
+void netio_tls_close(struct netio *io);
+
+/* Why the last call failed: io->error or strerror(errno). */
+const char *netio_strerror(const struct netio *io);
 
 #endif

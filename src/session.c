@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ static const char *const state_names[] = {
 	[S_MAIL] = "mail",
 	[S_RCPT] = "rcpt",
 	[S_BDAT] = "bdat",
+	[S_AUTH] = "auth",
 	[S_CLOSING] = "closing",
 };
 
@@ -75,12 +77,26 @@ session_reply(struct session *s, int code, const char *enh, const char *fmt, ...
 	}
 }
 
-/* Keep a printable, bounded copy of the command for the log. */
+/*
+ * Keep a printable, bounded copy of the command for the log. An AUTH
+ * initial response is a secret: only "AUTH MECH ***" is kept.
+ */
 static void
 set_cmdlog(struct session *s, const char *line, size_t len)
 {
 	size_t max = sizeof(s->cmdlog) - 4; /* room for "..." and the NUL */
 	size_t k = 0;
+
+	if (len > 5 && strncasecmp(line, "AUTH ", 5) == 0) {
+		const char *sp = memchr(line + 5, ' ', len - 5);
+		if (sp != NULL && (size_t)(sp - line) < max) {
+			snprintf(s->cmdlog, sizeof(s->cmdlog), "%.*s ***", (int)(sp - line), line);
+			for (char *p = s->cmdlog; *p; p++)
+				if ((unsigned char)*p < 32 || (unsigned char)*p >= 127)
+					*p = '?';
+			return;
+		}
+	}
 
 	for (size_t i = 0; i < len && k < max; i++) {
 		unsigned char c = (unsigned char)line[i];
@@ -111,8 +127,8 @@ session_tx_reset(struct session *s)
 }
 
 /* Close with 421 for the reason a deadline passed. */
-static void
-timeout_close(struct session *s, long long now)
+void
+session_timeout_close(struct session *s, long long now)
 {
 	if (s->stop_deadline != 0 && now >= s->stop_deadline) {
 		session_reply(s, 421, "4.3.2", "%s Service shutting down, closing connection",
@@ -126,23 +142,31 @@ timeout_close(struct session *s, long long now)
 	session_set_state(s, S_CLOSING);
 }
 
+long long
+session_wait_until(struct session *s, long long deadline)
+{
+	long long until = deadline;
+
+	if (*s->env->stop && s->stop_deadline == 0)
+		s->stop_deadline = monotime_ms() + s->cfg->timeout_shutdown_ms;
+	if (s->session_deadline < until)
+		until = s->session_deadline;
+	if (s->stop_deadline != 0 && s->stop_deadline < until)
+		until = s->stop_deadline;
+	return until;
+}
+
 int
 session_wait_input(struct session *s, int timeout_ms)
 {
 	long long deadline = monotime_ms() + timeout_ms;
 
 	for (;;) {
+		long long until = session_wait_until(s, deadline);
 		long long now = monotime_ms();
-		long long until = deadline;
 
-		if (*s->env->stop && s->stop_deadline == 0)
-			s->stop_deadline = now + s->cfg->timeout_shutdown_ms;
-		if (s->session_deadline < until)
-			until = s->session_deadline;
-		if (s->stop_deadline != 0 && s->stop_deadline < until)
-			until = s->stop_deadline;
 		if (now >= until) {
-			timeout_close(s, now);
+			session_timeout_close(s, now);
 			return -1;
 		}
 		enum netio_wait w = netio_fill(&s->io, (int)(until - now));
@@ -161,7 +185,7 @@ session_wait_input(struct session *s, int timeout_ms)
 		case NETIO_ERROR:
 		default:
 			log_info("%s: read error after %s: %s", s->id,
-			    s->cmdlog[0] ? s->cmdlog : "CONNECT", strerror(errno));
+			    s->cmdlog[0] ? s->cmdlog : "CONNECT", netio_strerror(&s->io));
 			session_set_state(s, S_CLOSING);
 			return -1;
 		}
@@ -198,6 +222,10 @@ check_mail(struct session *s, const struct smtp_command *cmd)
 	}
 	if (s->state != S_GREETED) {
 		session_reply(s, 503, "5.5.1", "Error: nested MAIL command");
+		return -1;
+	}
+	if (s->env->lconf->require_auth_for_mail && s->auth_user == NULL) {
+		session_reply(s, 530, "5.7.0", "Authentication required");
 		return -1;
 	}
 	return 0;
@@ -287,6 +315,15 @@ proceed_helo(struct session *s, const struct smtp_command *cmd)
 		buf_puts(&b, "\nBINARYMIME");
 	if (ext & EXT_DSN)
 		buf_puts(&b, "\nDSN");
+	if (session_tls_offered(s))
+		buf_puts(&b, "\nSTARTTLS");
+	unsigned mechs = session_auth_mechs(s);
+	if (mechs != 0) {
+		buf_puts(&b, "\nAUTH");
+		for (unsigned m = 1; m <= mechs; m <<= 1)
+			if (mechs & m)
+				buf_printf(&b, " %s", auth_mech_name(m));
+	}
 	session_reply(s, 250, NULL, "%s", b.data);
 	buf_free(&b);
 }
@@ -330,9 +367,11 @@ proceed_help(struct session *s, const struct smtp_command *cmd)
 {
 	(void)cmd;
 	session_reply(s, 214, "2.0.0", "smtptrapd accepts these commands:\n"
-	    "HELO EHLO MAIL RCPT DATA%s RSET NOOP QUIT VRFY HELP\n"
+	    "HELO EHLO MAIL RCPT DATA%s RSET NOOP QUIT VRFY HELP%s%s\n"
 	    "See smtptrapd(8)",
-	    (s->cfg->extensions & EXT_CHUNKING) ? " BDAT" : "");
+	    (s->cfg->extensions & EXT_CHUNKING) ? " BDAT" : "",
+	    session_tls_offered(s) ? " STARTTLS" : "",
+	    session_auth_offered(s) ? " AUTH" : "");
 }
 
 static void
@@ -342,29 +381,39 @@ proceed_not_implemented(struct session *s, const struct smtp_command *cmd)
 	session_reply(s, 502, "5.5.1", "Error: command not implemented");
 }
 
+/* Command flags. */
+enum {
+	/* Refused with 530 on a starttls-required listener before TLS. */
+	CMD_NEEDS_TLS = 1 << 0,
+	/* May use the long AUTH line limit (RFC 4954 4). */
+	CMD_LONG_LINE = 1 << 1,
+};
+
 struct command_def {
 	enum smtp_verb verb;
+	unsigned flags;
 	int (*check)(struct session *, const struct smtp_command *);
 	void (*proceed)(struct session *, const struct smtp_command *);
 };
 
 static const struct command_def commands[] = {
-	{ VERB_HELO, check_none, proceed_helo },
-	{ VERB_EHLO, check_none, proceed_helo },
-	{ VERB_MAIL, check_mail, session_cmd_mail },
-	{ VERB_RCPT, check_rcpt, session_cmd_rcpt },
-	{ VERB_DATA, check_data, session_cmd_data },
-	{ VERB_BDAT, check_none, session_cmd_bdat }, /* checks after the chunk */
-	{ VERB_RSET, check_no_args, proceed_rset },
-	{ VERB_NOOP, check_none, proceed_noop },
-	{ VERB_QUIT, check_no_args, proceed_quit },
-	{ VERB_VRFY, check_none, proceed_vrfy },
-	{ VERB_HELP, check_none, proceed_help },
-	{ VERB_EXPN, check_none, proceed_not_implemented },
-	{ VERB_STARTTLS, check_none, proceed_not_implemented },
-	{ VERB_AUTH, check_none, proceed_not_implemented },
-	{ VERB_ETRN, check_none, proceed_not_implemented },
-	{ VERB_TURN, check_none, proceed_not_implemented },
+	{ VERB_HELO, 0, check_none, proceed_helo },
+	{ VERB_EHLO, 0, check_none, proceed_helo },
+	{ VERB_MAIL, CMD_NEEDS_TLS, check_mail, session_cmd_mail },
+	{ VERB_RCPT, CMD_NEEDS_TLS, check_rcpt, session_cmd_rcpt },
+	{ VERB_DATA, CMD_NEEDS_TLS, check_data, session_cmd_data },
+	/* BDAT checks after reading the chunk: its octets must be consumed. */
+	{ VERB_BDAT, 0, check_none, session_cmd_bdat },
+	{ VERB_RSET, 0, check_no_args, proceed_rset },
+	{ VERB_NOOP, 0, check_none, proceed_noop },
+	{ VERB_QUIT, 0, check_no_args, proceed_quit },
+	{ VERB_VRFY, CMD_NEEDS_TLS, check_none, proceed_vrfy },
+	{ VERB_HELP, 0, check_none, proceed_help },
+	{ VERB_STARTTLS, 0, session_check_starttls, session_cmd_starttls },
+	{ VERB_AUTH, CMD_NEEDS_TLS | CMD_LONG_LINE, session_check_auth, session_cmd_auth },
+	{ VERB_EXPN, CMD_NEEDS_TLS, check_none, proceed_not_implemented },
+	{ VERB_ETRN, CMD_NEEDS_TLS, check_none, proceed_not_implemented },
+	{ VERB_TURN, CMD_NEEDS_TLS, check_none, proceed_not_implemented },
 };
 
 static void
@@ -385,10 +434,25 @@ dispatch(struct session *s, const char *line, size_t len)
 		return;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (commands[i].verb != cmd.verb)
+		const struct command_def *c = &commands[i];
+
+		if (c->verb != cmd.verb)
 			continue;
-		if (commands[i].check(s, &cmd) == 0)
-			commands[i].proceed(s, &cmd);
+		if (len + 2 > SMTP_CMD_LINE_MAX && !(c->flags & CMD_LONG_LINE)) {
+			session_reply(s, 500, "5.5.6", "Error: line too long");
+			return;
+		}
+		if ((c->flags & CMD_NEEDS_TLS) && !s->tls.active &&
+		    s->env->lconf->tls == TLS_STARTTLS_REQUIRED) {
+			session_reply(s, 530, "5.7.0", "Must issue a STARTTLS command first");
+			return;
+		}
+		if (c->check(s, &cmd) == 0)
+			c->proceed(s, &cmd);
+		return;
+	}
+	if (len + 2 > SMTP_CMD_LINE_MAX) {
+		session_reply(s, 500, "5.5.6", "Error: line too long");
 		return;
 	}
 	session_reply(s, 500, "5.5.2", "Error: command not recognized");
@@ -418,9 +482,14 @@ command_loop(struct session *s)
 	while (s->state != S_CLOSING) {
 		char *line;
 		size_t len;
-		enum netio_line r = netio_next_line(&s->io, SMTP_CMD_LINE_MAX, &line, &len);
+		/* AUTH lines may be longer (RFC 4954 4); dispatch checks the rest. */
+		enum netio_line r = netio_next_line(&s->io, AUTH_LINE_MAX, &line, &len);
 
 		if (r == NETIO_TOO_LONG) {
+			if (s->state == S_AUTH) {
+				session_auth_reset(s);
+				session_set_state(s, S_GREETED);
+			}
 			snprintf(s->cmdlog, sizeof(s->cmdlog), "(line too long)");
 			session_reply(s, 500, "5.5.6", "Error: line too long");
 		} else if (r == NETIO_NEED_MORE) {
@@ -432,6 +501,8 @@ command_loop(struct session *s)
 			if (session_wait_input(s, s->cfg->timeout_command_ms) != 0)
 				break;
 			continue;
+		} else if (s->state == S_AUTH) {
+			session_auth_response(s, line, len);
 		} else {
 			dispatch(s, line, len);
 		}
@@ -464,15 +535,22 @@ session_run(const struct session_env *env, int fd, const char *id,
 
 	log_info("%s: connect from [%s]:%d to %s ([%s]:%d)", s.id, s.peer, s.peer_port,
 	    env->listener, s.local, s.local_port);
-	session_reply(&s, 220, NULL, "%s %s", s.cfg->hostname, s.cfg->banner);
-	command_loop(&s);
+	if (env->lconf->tls == TLS_IMPLICIT && session_tls_handshake(&s) != 0) {
+		session_set_state(&s, S_CLOSING);
+	} else {
+		session_reply(&s, 220, NULL, "%s %s", s.cfg->hostname, s.cfg->banner);
+		command_loop(&s);
+	}
 	netio_flush(&s.io, 1000);
+	netio_tls_close(&s.io);
 
 	session_tx_reset(&s);
+	session_auth_reset(&s);
 	log_info("%s: disconnect from [%s]:%d commands=%lu messages=%lu errors=%u", s.id,
 	    s.peer, s.peer_port, s.commands, s.messages, s.errors);
 	result->messages = s.messages;
 	result->commands = s.commands;
 	free(s.helo);
+	free(s.auth_user);
 	netio_free(&s.io);
 }

@@ -12,13 +12,19 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+struct authdb;
 struct config;
 struct deliver;
+struct listener_conf;
+struct tls_server;
 
 struct session_env {
 	const struct config *cfg;
 	struct deliver *dlv;
+	struct tls_server *tls;        /* NULL when no listener uses TLS */
+	const struct authdb *authdb;   /* users who may AUTH */
 	const char *listener;          /* listener name, for logs */
+	const struct listener_conf *lconf; /* its TLS and AUTH settings */
 	const sigset_t *waitmask;      /* signals that may interrupt waits */
 	volatile sig_atomic_t *stop;   /* set when the worker must stop */
 };

@@ -21,12 +21,18 @@
 #include "trace.h"
 #include "xmalloc.h"
 
+/* RFC 3848 and RFC 6531 "with" protocol names. */
 static const char *
 protocol_name(const struct session *s)
 {
-	if (s->tx.smtputf8)
-		return "UTF8SMTP";
-	return s->esmtp ? "ESMTP" : "SMTP";
+	static const char *const names[2][4] = {
+		{ "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA" },
+		{ "UTF8SMTP", "UTF8SMTPS", "UTF8SMTPA", "UTF8SMTPSA" },
+	};
+
+	if (!s->esmtp && !s->tx.smtputf8)
+		return "SMTP";
+	return names[s->tx.smtputf8 ? 1 : 0][(s->tls.active ? 1 : 0) + (s->auth_user ? 2 : 0)];
 }
 
 /* Open the delivery and write the trace headers; -1 with err on failure. */
@@ -69,6 +75,9 @@ begin_message(struct session *s, char *err, size_t errlen)
 			.rcpts = trcpts,
 			.nrcpts = tx->nrcpts,
 			.date = time(NULL),
+			.tls = &s->tls,
+			.auth_user = s->auth_user,
+			.auth_mech = s->auth_user ? auth_mech_name(s->auth_mech) : NULL,
 		};
 		buf_init(&hdr);
 		trace_headers(&hdr, &ti);

@@ -176,6 +176,13 @@ session_cmd_mail(struct session *s, const struct smtp_command *cmd)
 				goto fail;
 			}
 			record_param(&params, p, "ENVID");
+		} else if (strcasecmp(k, "AUTH") == 0 && session_auth_offered(s)) {
+			/* RFC 4954 5: an xtext mailbox or "<>"; recorded as sent. */
+			if (p->value == NULL || strlen(p->value) > 500 || !parser_is_xtext(p->value)) {
+				session_reply(s, 501, "5.5.4", "Bad AUTH parameter");
+				goto fail;
+			}
+			record_param(&params, p, "AUTH");
 		} else {
 			session_reply(s, 555, "5.5.4", "Unsupported option: %s", k);
 			goto fail;

@@ -9,12 +9,14 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "dataread.h"
 #include "log.h"
 #include "netio.h"
 #include "parser.h"
 #include "session.h"
+#include "tls.h"
 
 enum session_state {
 	S_CONNECTED,   /* greeting sent, no HELO/EHLO yet */
@@ -22,6 +24,7 @@ enum session_state {
 	S_MAIL,        /* MAIL accepted, no recipient yet */
 	S_RCPT,        /* at least one recipient accepted */
 	S_BDAT,        /* inside a sequence of BDAT chunks */
+	S_AUTH,        /* inside an AUTH exchange (334 sent) */
 	S_CLOSING,     /* the session is over */
 };
 
@@ -69,6 +72,10 @@ struct session {
 	unsigned long messages;    /* messages committed */
 	unsigned long commands;
 	unsigned errors;
+	struct tls_info tls;       /* TLS facts; tls.active = 0 in plaintext */
+	char *auth_user;           /* after a successful AUTH, else NULL */
+	unsigned auth_mech;        /* AUTH_MECH_* that succeeded */
+	struct auth_exchange *auth; /* the AUTH exchange in progress */
 	long long session_deadline; /* monotonic ms */
 	long long stop_deadline;    /* monotonic ms, 0 = not stopping */
 };
@@ -81,9 +88,27 @@ void session_set_state(struct session *s, enum session_state next);
 int session_wait_input(struct session *s, int timeout_ms);
 void session_tx_reset(struct session *s);
 
+/* Deadline-bounded waits of session.c, shared with the TLS handshake. */
+long long session_wait_until(struct session *s, long long deadline);
+void session_timeout_close(struct session *s, long long now);
+
 void session_cmd_mail(struct session *s, const struct smtp_command *cmd);
 void session_cmd_rcpt(struct session *s, const struct smtp_command *cmd);
 void session_cmd_data(struct session *s, const struct smtp_command *cmd);
 void session_cmd_bdat(struct session *s, const struct smtp_command *cmd);
+
+/* session_tls.c */
+int session_tls_offered(const struct session *s);
+int session_tls_handshake(struct session *s);
+int session_check_starttls(struct session *s, const struct smtp_command *cmd);
+void session_cmd_starttls(struct session *s, const struct smtp_command *cmd);
+
+/* session_auth.c */
+unsigned session_auth_mechs(const struct session *s);
+int session_auth_offered(const struct session *s);
+int session_check_auth(struct session *s, const struct smtp_command *cmd);
+void session_cmd_auth(struct session *s, const struct smtp_command *cmd);
+void session_auth_response(struct session *s, const char *line, size_t len);
+void session_auth_reset(struct session *s);
 
 #endif

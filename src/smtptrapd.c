@@ -15,12 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "authdb.h"
 #include "buf.h"
 #include "config.h"
 #include "deliver.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #ifndef SYSCONFDIR
@@ -151,15 +153,25 @@ main(int argc, char **argv)
 	}
 	if (!bad && config_check(&cfg, &errors) != 0)
 		bad = 1;
+	/* Keys and the passwd file are read now, before anything forks. */
+	struct authdb *authdb = NULL;
+	struct tls_server *tls = NULL;
+	if (!bad && (authdb = authdb_load(&cfg, &errors)) == NULL)
+		bad = 1;
+	if (!bad && tls_wanted(&cfg) && (tls = tls_server_new(&cfg, &errors)) == NULL)
+		bad = 1;
 	if (bad) {
 		fputs(errors.data, stderr);
 		buf_free(&errors);
+		authdb_free(authdb);
 		config_free(&cfg);
 		return 1;
 	}
 	buf_free(&errors);
 	if (test_only) {
 		printf("configuration OK\n");
+		tls_server_free(tls);
+		authdb_free(authdb);
 		config_free(&cfg);
 		return 0;
 	}
@@ -182,6 +194,8 @@ main(int argc, char **argv)
 			fatalx("%s", err);
 		log_notice("listening on %s (listener %s)", listeners[i].addr, listeners[i].name);
 	}
+	if (tls != NULL)
+		log_notice("TLS: %s", tls_server_describe(tls));
 	log_notice("smtptrapd %s ready: %s delivery to %s, workers %d..%d (max %d)",
 	    PACKAGE_VERSION, deliver_ops_for(&cfg)->name,
 	    cfg.backend == BACKEND_MAILDIR ? cfg.maildir : "nowhere", cfg.min_spare,
@@ -193,10 +207,12 @@ main(int argc, char **argv)
 		daemonize();
 		log_init(0, "smtptrapd");
 	}
-	int rc = master_run(&cfg, listeners, cfg.nlisteners);
+	int rc = master_run(&cfg, listeners, cfg.nlisteners, tls, authdb);
 	for (size_t i = 0; i < cfg.nlisteners; i++)
 		listen_close(&listeners[i]);
 	free(listeners);
+	tls_server_free(tls);
+	authdb_free(authdb);
 	config_free(&cfg);
 	return rc;
 }

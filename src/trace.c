@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tls.h"
 #include "trace.h"
 
 void
@@ -31,6 +32,15 @@ trace_headers(struct buf *out, const struct trace_info *ti)
 	/* RFC 5321 4.1.3: IPv6 address literals carry the "IPv6:" tag. */
 	buf_printf(out, "Received: from %s ([%s%s])\r\n", ti->helo ? ti->helo : "unknown",
 	    strchr(ti->peer_addr, ':') ? "IPv6:" : "", ti->peer_addr);
+	if (ti->tls != NULL && ti->tls->active) {
+		const struct tls_info *t = ti->tls;
+		buf_printf(out, "\t(using %s with cipher %s (%d/%d bits))\r\n", t->version, t->cipher,
+		    t->bits, t->alg_bits);
+		if (t->peer_cert)
+			buf_printf(out, "\t(client certificate %s, %s%s)\r\n", t->peer_fingerprint,
+			    t->peer_subject, t->peer_verified == 1 ? ", verified" :
+			    t->peer_verified == 0 ? ", not verified" : "");
+	}
 	buf_printf(out, "\tby %s (smtptrapd) with %s id %s", ti->hostname, ti->protocol, ti->id);
 	if (ti->nrcpts == 1)
 		buf_printf(out, "\r\n\tfor <%s>; %s\r\n", ti->rcpts[0].address, date);
@@ -41,4 +51,14 @@ trace_headers(struct buf *out, const struct trace_info *ti)
 	for (size_t i = 0; i < ti->nrcpts; i++)
 		buf_printf(out, "X-Smtptrap-Rcpt-To: <%s>%s%s\r\n", ti->rcpts[i].address,
 		    ti->rcpts[i].params[0] ? " " : "", ti->rcpts[i].params);
+	if (ti->tls != NULL && ti->tls->active) {
+		buf_printf(out, "X-Smtptrap-TLS: version=%s cipher=%s bits=%d", ti->tls->version,
+		    ti->tls->cipher, ti->tls->bits);
+		if (ti->tls->peer_cert)
+			buf_printf(out, " client-certificate=%s", ti->tls->peer_fingerprint);
+		buf_puts(out, "\r\n");
+	}
+	if (ti->auth_user != NULL)
+		buf_printf(out, "X-Smtptrap-Auth: user=%s mechanism=%s\r\n", ti->auth_user,
+		    ti->auth_mech ? ti->auth_mech : "?");
 }

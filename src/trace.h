@@ -6,10 +6,17 @@
  *
  *   Return-Path: <sender>
  *   Received: from HELO ([ADDR])
+ *   	(using TLSv1.3 with cipher NAME (256/256 bits))      (with TLS)
+ *   	(client certificate SHA256:AB:..., SUBJECT[, verified]) (if sent)
  *   	by HOSTNAME (smtptrapd) with PROTO id ID
  *   	for <RCPT>; DATE                       ("for" only with one recipient)
  *   X-Smtptrap-Mail-From: <sender> PARAM=VALUE ...
  *   X-Smtptrap-Rcpt-To: <rcpt> PARAM=VALUE ...   (one per recipient)
+ *   X-Smtptrap-TLS: version=V cipher=C bits=N [client-certificate=FP]
+ *   X-Smtptrap-Auth: user=NAME mechanism=MECH    (after a successful AUTH)
+ *
+ * PROTO follows RFC 3848: ESMTP, ESMTPS (TLS), ESMTPA (AUTH), ESMTPSA,
+ * and the UTF8SMTP forms of RFC 6531.
  *
  * Pure: everything, the date included, comes in through struct trace_info.
  */
@@ -20,6 +27,8 @@
 
 #include "buf.h"
 
+struct tls_info;
+
 struct trace_rcpt {
 	const char *address;
 	const char *params;   /* "NOTIFY=... ORCPT=...", or "" */
@@ -29,13 +38,16 @@ struct trace_info {
 	const char *hostname;
 	const char *helo;     /* NULL if the client never said HELO/EHLO */
 	const char *peer_addr;
-	const char *protocol; /* SMTP, ESMTP, UTF8SMTP ... */
+	const char *protocol; /* SMTP, ESMTP, ESMTPSA, UTF8SMTP ... */
 	const char *id;       /* session id "." message number */
 	const char *sender;
 	const char *mail_params;
 	const struct trace_rcpt *rcpts;
 	size_t nrcpts;
 	time_t date;
+	const struct tls_info *tls; /* NULL or inactive: no TLS */
+	const char *auth_user;      /* NULL: not authenticated */
+	const char *auth_mech;
 };
 
 void trace_headers(struct buf *out, const struct trace_info *ti);

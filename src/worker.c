@@ -133,6 +133,8 @@ worker_main(const struct worker_ctx *w)
 	struct session_env env = {
 		.cfg = cfg,
 		.dlv = &dlv,
+		.tls = w->tls,
+		.authdb = w->authdb,
 		.waitmask = &waitmask,
 		.stop = &worker_stop,
 	};
@@ -174,6 +176,7 @@ worker_main(const struct worker_ctx *w)
 			getsockname(fd, (struct sockaddr *)&local, &llen);
 			snprintf(id, sizeof(id), "%012llX", next_id(&idstate) & 0xFFFFFFFFFFFFULL);
 			env.listener = l->name;
+			env.lconf = l->conf;
 
 			struct session_result res = { 0, 0 };
 			session_run(&env, fd, id, (struct sockaddr *)&peer, (struct sockaddr *)&local, &res);

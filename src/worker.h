@@ -14,7 +14,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct authdb;
 struct config;
+struct tls_server;
 struct listener;
 struct scoreboard;
 
@@ -22,6 +24,8 @@ struct worker_ctx {
 	const struct config *cfg;
 	const struct listener *listeners;
 	size_t nlisteners;
+	struct tls_server *tls;       /* NULL when no listener uses TLS */
+	const struct authdb *authdb;
 	struct scoreboard *sb;
 	int slot;
 	int wake_fd;      /* write end of the master's wake pipe */

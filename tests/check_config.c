@@ -398,7 +398,7 @@ static const struct bad_case {
 	{ "bad-unknown-in-group.conf", LOAD, 4, "unknown setting 'spare' in group 'workers'", 1 },
 	{ "bad-type.conf", LOAD, 4, "'recipients' must be an integer", 1 },
 	{ "bad-max-workers-zero.conf", LOAD, 3, "'max_workers' must be between 1 and 4096, not 0", 1 },
-	{ "bad-port-range.conf", LOAD, 6, "listener 'port' must be an integer between 0 and 65535", 1 },
+	{ "bad-port-range.conf", LOAD, 6, "'port' must be between 0 and 65535, not 70000", 1 },
 	{ "bad-backend-enum.conf", LOAD, 4, "'backend' must be one of \"maildir\", \"blackhole\"", 1 },
 	{ "bad-unknown-extension.conf", LOAD, 5, "unknown extension 'STARTTLS' in 'extensions'", 1 },
 	{ "bad-binarymime.conf", LOAD, 4, "BINARYMIME requires CHUNKING", 1 },

@@ -13,6 +13,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -51,6 +52,8 @@ class Daemon:
         self.host = m.group(1).strip("[]")
         self.port = int(m.group(2))
         self.ports = [int(x.group(2)) for x in self.find_all(r"listening on (\S+):(\d+) \(listener")]
+        self.port_of = {x.group(3): int(x.group(2)) for x in
+                        self.find_all(r"listening on (\S+):(\d+) \(listener (\S+)\)")}
 
     def _read_log(self):
         for raw in self.proc.stderr:
@@ -85,8 +88,8 @@ class Daemon:
         with self.cond:
             return len(self.lines)
 
-    def connect(self, port=None, timeout=DEFAULT_WAIT):
-        return Client(self.host, port or self.port, timeout)
+    def connect(self, port=None, timeout=DEFAULT_WAIT, tls=False):
+        return Client(self.host, port or self.port, timeout, tls=tls)
 
     def messages(self, sub="new", root=None):
         """Sorted list of (name, bytes) of the files in root/sub."""
@@ -162,10 +165,38 @@ class Reply:
 class Client:
     """A scripted raw SMTP client: send bytes, read whole replies."""
 
-    def __init__(self, host, port, timeout=DEFAULT_WAIT):
+    def __init__(self, host, port, timeout=DEFAULT_WAIT, tls=False, cert=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
         self.timeout = timeout
+        if tls:
+            self.wrap_tls(cert)
+
+    @staticmethod
+    def tls_context(cert=None):
+        """A client context that does not verify the daemon's certificate.
+
+        cert: (certfile, keyfile) to present as client certificate.
+        """
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if cert:
+            ctx.load_cert_chain(*cert)
+        return ctx
+
+    def wrap_tls(self, cert=None):
+        """Do the TLS handshake on the socket (implicit TLS or after 220)."""
+        if self.buf:
+            raise AssertionError("plaintext left unread before TLS: %r" % self.buf)
+        self.sock = self.tls_context(cert).wrap_socket(self.sock, server_hostname="localhost")
+
+    def starttls(self, cert=None):
+        r = self.cmd("STARTTLS")
+        if r.code != 220:
+            raise AssertionError("STARTTLS refused: %r" % r)
+        self.wrap_tls(cert)
+        return r
 
     def send(self, data):
         if isinstance(data, str):
@@ -187,7 +218,7 @@ class Client:
                 chunk = self.sock.recv(65536)
             except socket.timeout:
                 continue
-            except ConnectionResetError:
+            except (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
                 chunk = b""
             if not chunk:
                 raise EOFError("connection closed (have %r)" % self.buf)
@@ -222,12 +253,15 @@ class Client:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            r, _, _ = select.select([self.sock], [], [], left)
+            pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+            r, _, _ = select.select([self.sock], [], [], left) if not pending else ([1], 0, 0)
             if not r:
                 return False
             try:
                 chunk = self.sock.recv(65536)
-            except ConnectionResetError:
+            except ssl.SSLWantReadError:
+                continue
+            except (ConnectionResetError, ssl.SSLError):
                 return True
             if not chunk:
                 return True

@@ -1,0 +1,134 @@
+/*
+ * session_tls - STARTTLS (RFC 3207) and the TLS handshake of implicit-TLS
+ * listeners.
+ *
+ * After "220 Ready to start TLS" is sent, whatever the client pipelined
+ * behind STARTTLS in the same plaintext read is thrown away, never read
+ * as a command after the handshake (the CVE-2011-0411 class of attacks).
+ * A successful STARTTLS resets the session to its initial state: the
+ * client must say EHLO again, and neither HELO name, transaction nor
+ * AUTH state survive. A handshake that fails or times out ends the
+ * session with a log line giving OpenSSL's reason; the worker goes on.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "monotime.h"
+#include "session_priv.h"
+
+int
+session_tls_offered(const struct session *s)
+{
+	int mode = s->env->lconf->tls;
+
+	return s->env->tls != NULL && !s->tls.active &&
+	    (mode == TLS_STARTTLS || mode == TLS_STARTTLS_REQUIRED);
+}
+
+static void
+log_established(const struct session *s)
+{
+	const struct tls_info *t = &s->tls;
+
+	log_info("%s: TLS established: %s with cipher %s (%d/%d bits)", s->id, t->version,
+	    t->cipher, t->bits, t->alg_bits);
+	if (t->peer_cert) {
+		log_info("%s: TLS client certificate %s subject %s%s%s", s->id,
+		    t->peer_fingerprint, t->peer_subject,
+		    t->peer_verified == 1 ? ", verified" : t->peer_verified == 0 ? ", not verified: " : "",
+		    t->peer_verified == 0 ? t->peer_verify_error : "");
+	}
+}
+
+int
+session_tls_handshake(struct session *s)
+{
+	char err[160];
+	SSL *ssl = tls_server_ssl(s->env->tls, s->io.fd, err, sizeof(err));
+	long long deadline = monotime_ms() + s->cfg->timeout_tls_handshake_ms;
+
+	if (ssl == NULL) {
+		log_warnx("%s: TLS setup failed: %s", s->id, err);
+		return -1;
+	}
+	size_t dropped = netio_start_tls(&s->io, ssl);
+	if (dropped > 0)
+		log_notice("%s: discarded %zu octets sent after STARTTLS before the TLS handshake",
+		    s->id, dropped);
+	for (;;) {
+		long long until = session_wait_until(s, deadline);
+		long long now = monotime_ms();
+
+		if (now >= until) {
+			log_info("%s: TLS handshake timed out after %lld ms", s->id,
+			    now - (deadline - s->cfg->timeout_tls_handshake_ms));
+			return -1;
+		}
+		switch (netio_tls_handshake(&s->io, (int)(until - now))) {
+		case NETIO_OK:
+			tls_describe(ssl, &s->tls);
+			log_established(s);
+			return 0;
+		case NETIO_TIMEOUT:
+		case NETIO_INTERRUPTED:
+			continue;
+		case NETIO_EOF:
+			log_info("%s: TLS handshake failed: connection closed by client", s->id);
+			return -1;
+		case NETIO_ERROR:
+		default:
+			log_info("%s: TLS handshake failed: %s", s->id, netio_strerror(&s->io));
+			return -1;
+		}
+	}
+}
+
+int
+session_check_starttls(struct session *s, const struct smtp_command *cmd)
+{
+	if (s->tls.active) {
+		session_reply(s, 503, "5.5.1", "Error: TLS already active");
+		return -1;
+	}
+	if (!session_tls_offered(s)) {
+		session_reply(s, 502, "5.5.1", "Error: command not implemented");
+		return -1;
+	}
+	if (cmd->args_len > 0) {
+		session_reply(s, 501, "5.5.4", "Syntax: STARTTLS");
+		return -1;
+	}
+	if (s->state != S_CONNECTED && s->state != S_GREETED) {
+		session_reply(s, 503, "5.5.1", "Error: MAIL transaction in progress");
+		return -1;
+	}
+	return 0;
+}
+
+void
+session_cmd_starttls(struct session *s, const struct smtp_command *cmd)
+{
+	(void)cmd;
+	session_reply(s, 220, "2.0.0", "Ready to start TLS");
+	if (netio_flush(&s->io, s->cfg->timeout_command_ms) != NETIO_OK) {
+		log_info("%s: write error after STARTTLS", s->id);
+		session_set_state(s, S_CLOSING);
+		return;
+	}
+	if (session_tls_handshake(s) != 0) {
+		session_set_state(s, S_CLOSING);
+		return;
+	}
+	/* RFC 3207 4.2: forget everything learnt before TLS. */
+	session_tx_reset(s);
+	session_auth_reset(s);
+	free(s->auth_user);
+	s->auth_user = NULL;
+	s->auth_mech = 0;
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = 0;
+	session_set_state(s, S_CONNECTED);
+}
