@@ -32,7 +32,7 @@ static const int proto_versions[] = {
 void
 tls_error_string(char *out, size_t outlen, const char *fallback)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e = ERR_peek_error(); /* the first: the root cause */
 
 	if (e == 0) {
 		snprintf(out, outlen, "%s", fallback);

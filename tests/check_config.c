@@ -135,6 +135,10 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(cfg.listeners[0].address, "127.0.0.1");
 	ck_assert_int_eq(cfg.listeners[0].port, 2525);
 	ck_assert_int_eq(cfg.listeners[0].line, 0);
+	ck_assert_int_eq(cfg.listeners[0].tls, TLS_STARTTLS);
+	ck_assert_int_eq(cfg.listeners[0].auth, 1);
+	ck_assert_uint_eq(cfg.listeners[0].auth_without_tls, 0);
+	ck_assert_int_eq(cfg.listeners[0].require_auth_for_mail, 0);
 
 	ck_assert_int_ge(cfg.min_spare, 1);
 	ck_assert_int_le(cfg.min_spare, cfg.max_spare);
@@ -158,6 +162,17 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg.maildir_line, 0);
 	ck_assert_int_eq(cfg.layout, LAYOUT_SINGLE);
 	ck_assert_int_eq(cfg.fsync, 1);
+
+	ck_assert_ptr_null(cfg.tls_certificate);
+	ck_assert_ptr_null(cfg.tls_key);
+	ck_assert_int_eq(cfg.tls_min_protocol, TLS_PROTO_1_2);
+	ck_assert_int_eq(cfg.tls_max_protocol, TLS_PROTO_ANY);
+	ck_assert_int_eq(cfg.tls_client_certificate, 0);
+	ck_assert_int_eq(cfg.timeout_tls_handshake_ms, 60000);
+	ck_assert_uint_eq(cfg.auth_mechanisms, AUTH_MECH_ALL);
+	ck_assert_int_eq(cfg.auth_accept_any, 0);
+	ck_assert_ptr_null(cfg.auth_passwd_file);
+	ck_assert_uint_eq(cfg.nauth_users, 0);
 
 	buf_init(&errors);
 	ck_assert_msg(check_in_tmpdir(&cfg, &errors) == 0, "config_check: %s", errtext(&errors));
@@ -244,6 +259,14 @@ verify_full(const struct config *c)
 	ck_assert_str_eq(c->listeners[1].address, "::1");
 	ck_assert_int_eq(c->listeners[1].port, 0);
 	ck_assert_int_eq(c->listeners[1].line, 14);
+	ck_assert_int_eq(c->listeners[0].tls, TLS_STARTTLS);
+	ck_assert_int_eq(c->listeners[0].auth, 1);
+	ck_assert_uint_eq(c->listeners[0].auth_without_tls, 0);
+	ck_assert_int_eq(c->listeners[0].require_auth_for_mail, 0);
+	ck_assert_int_eq(c->listeners[1].tls, TLS_IMPLICIT);
+	ck_assert_int_eq(c->listeners[1].auth, 0);
+	ck_assert_uint_eq(c->listeners[1].auth_without_tls, AUTH_MECH_PLAIN | AUTH_MECH_CRAM_MD5);
+	ck_assert_int_eq(c->listeners[1].require_auth_for_mail, 1);
 
 	ck_assert_int_eq(c->min_spare, 1);
 	ck_assert_int_eq(c->max_spare, 3);
@@ -258,6 +281,7 @@ verify_full(const struct config *c)
 	ck_assert_int_eq(c->timeout_data_ms, 500);
 	ck_assert_int_eq(c->timeout_session_ms, 90250);
 	ck_assert_int_eq(c->timeout_shutdown_ms, 0);
+	ck_assert_int_eq(c->timeout_tls_handshake_ms, 2500);
 
 	ck_assert_uint_eq(c->extensions, EXT_PIPELINING | EXT_SIZE);
 	ck_assert_int_eq(c->bare_line_endings, BARE_NORMALIZE);
@@ -268,6 +292,36 @@ verify_full(const struct config *c)
 	ck_assert_int_eq(c->maildir_line, 45);
 	ck_assert_int_eq(c->layout, LAYOUT_PER_RECIPIENT);
 	ck_assert_int_eq(c->fsync, 0);
+
+	ck_assert_int_eq(c->tls_line, 50);
+	ck_assert_str_eq(c->tls_certificate, "/etc/ssl/trap.crt");
+	ck_assert_int_eq(c->tls_certificate_line, 51);
+	ck_assert_str_eq(c->tls_key, "/etc/ssl/trap.key");
+	ck_assert_int_eq(c->tls_key_line, 52);
+	ck_assert_str_eq(c->tls_chain, "/etc/ssl/chain.pem");
+	ck_assert_int_eq(c->tls_chain_line, 53);
+	ck_assert_int_eq(c->tls_min_protocol, TLS_PROTO_1_3);
+	ck_assert_int_eq(c->tls_max_protocol, TLS_PROTO_1_3);
+	ck_assert_str_eq(c->tls_ciphers, "HIGH:!aNULL");
+	ck_assert_int_eq(c->tls_ciphers_line, 56);
+	ck_assert_str_eq(c->tls_ciphersuites, "TLS_AES_256_GCM_SHA384");
+	ck_assert_int_eq(c->tls_client_certificate, 1);
+	ck_assert_str_eq(c->tls_client_ca, "/etc/ssl/ca.pem");
+	ck_assert_int_eq(c->tls_client_ca_line, 59);
+
+	ck_assert_uint_eq(c->auth_mechanisms, AUTH_MECH_LOGIN);
+	ck_assert_int_eq(c->auth_accept_any, 1);
+	ck_assert_str_eq(c->auth_passwd_file, "/etc/smtptrapd/passwd");
+	ck_assert_int_eq(c->auth_passwd_file_line, 65);
+	ck_assert_uint_eq(c->nauth_users, 2);
+	ck_assert_str_eq(c->auth_users[0].name, "alice");
+	ck_assert_str_eq(c->auth_users[0].password, "wonderland");
+	ck_assert_ptr_null(c->auth_users[0].hash);
+	ck_assert_int_eq(c->auth_users[0].line, 67);
+	ck_assert_str_eq(c->auth_users[1].name, "bob");
+	ck_assert_ptr_null(c->auth_users[1].password);
+	ck_assert_str_eq(c->auth_users[1].hash, "$6$salt$hash");
+	ck_assert_int_eq(c->auth_users[1].line, 68);
 }
 
 static void
@@ -409,10 +463,19 @@ static const struct bad_case {
 	{ "bad-duplicate.conf", LOAD, 5, "duplicate setting", 1 },
 	{ "bad-empty-listeners.conf", LOAD, 2, "'listeners' must contain at least one listener", 1 },
 	{ "bad-bool.conf", LOAD, 4, "'fsync' must be true or false", 1 },
+	{ "bad-tls-mode.conf", LOAD, 4, "'tls' must be one of \"none\", \"starttls\", \"starttls-required\", \"implicit\"", 1 },
+	{ "bad-auth-mech.conf", LOAD, 4, "unknown mechanism 'DIGEST-MD5' in 'mechanisms'", 1 },
+	{ "bad-auth-without-tls.conf", LOAD, 4, "'auth_without_tls' must be true, false or a list of mechanisms", 1 },
+	{ "bad-user-both.conf", LOAD, 4, "user 'a' needs exactly one of 'password' and 'hash'", 1 },
+	{ "bad-user-noname.conf", LOAD, 4, "user has no 'name'", 0 },
+	{ "bad-tls-proto.conf", LOAD, 3, "'min_protocol' must be one of \"TLSv1\", \"TLSv1.1\", \"TLSv1.2\", \"TLSv1.3\"", 1 },
 	/* Pool sizes are checked after loading; errors name the group's line. */
 	{ "bad-min-spare.conf", CHECK, 2, "workers: min_spare (5) must not exceed max_spare (2)", 1 },
 	{ "bad-max-spare.conf", CHECK, 2, "workers: max_spare (20) must not exceed max_workers (10)", 1 },
 	{ "bad-dup-listener.conf", CHECK, 6, "listener name 'smtp' is already used on line 4", 1 },
+	{ "bad-tls-key-only.conf", CHECK, 3, "tls: 'key' is set but 'certificate' is not", 1 },
+	{ "bad-tls-versions.conf", CHECK, 3, "tls: max_protocol is older than min_protocol", 1 },
+	{ "bad-client-ca.conf", CHECK, 4, "tls: 'client_ca' needs client_certificate = true", 1 },
 	{ "bad-dir-not-dir.conf", CHECK, 4, "directory '/dev/null' is not usable: /dev/null is not a directory", 1 },
 	{ "bad-dir-under-file.conf", CHECK, 4, "directory '/dev/null/maildir' is not usable", 1 },
 };
