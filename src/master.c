@@ -238,6 +238,13 @@ refuse_connection(struct master *m, const struct listener *l)
 
 	if (fd < 0)
 		return;
+	if (l->conf->tls == TLS_IMPLICIT) {
+		/* A plaintext 421 would only garble the client's handshake. */
+		close(fd);
+		log_warnx("connection on %s closed: all %d workers busy", l->addr,
+		    m->cfg->max_workers);
+		return;
+	}
 	int n = snprintf(line, sizeof(line), "421 %s%s Error: too many connections, try again later\r\n",
 	    (m->cfg->extensions & EXT_ENHANCEDSTATUSCODES) ? "4.7.0 " : "", m->cfg->hostname);
 	if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)

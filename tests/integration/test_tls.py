@@ -223,6 +223,22 @@ class Implicit(TLSTest):
         self.assert_worker_survives(pids)
 
 
+class Saturated(TLSTest):
+    CONFIG = LISTENERS + "workers = { min_spare = 1; max_spare = 1; max_workers = 1; };"
+
+    def test_full_pool_closes_implicit_connections_without_plaintext(self):
+        busy = self.on("smtps", tls=True)
+        self.assertEqual(self.ehlo(busy).code, 250)
+        s = socket.create_connection((self.d.host, self.d.port_of["smtps"]), timeout=10)
+        self.addCleanup(s.close)
+        self.assertEqual(s.recv(100), b"")
+        self.d.wait_log(r"connection on \S+ closed: all 1 workers busy")
+        # A plaintext listener still gets its 421.
+        c = self.d.connect(port=self.d.port_of["smtp"])
+        self.clients.append(c)
+        c.expect(421)
+
+
 class HandshakeTimeout(TLSTest):
     CONFIG = LISTENERS + "timeouts = { tls_handshake = 0.3; };"
 
