@@ -199,7 +199,7 @@ auth_start(struct auth_exchange *ex, unsigned mech, const char *initial, size_t 
 	case AUTH_MECH_CRAM_MD5:
 		if (initial != NULL)
 			return malformed(ex, "CRAM-MD5 takes no initial response");
-		snprintf(ex->cram, sizeof(ex->cram), "%s", cram);
+		snprintf(ex->cram, sizeof(ex->cram), "%s", cram ? cram : "");
 		set_challenge(ex, ex->cram);
 		return AUTH_CHALLENGE;
 	default:

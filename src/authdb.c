@@ -47,21 +47,55 @@ authdb_result_name(enum authdb_result r)
 	return "?";
 }
 
+/* Traditional DES crypt: exactly 13 characters of [./0-9A-Za-z]. */
+static int
+des_hash(const char *h)
+{
+	if (strlen(h) != 13)
+		return 0;
+	for (const char *p = h; *p; p++)
+		if (!(*p == '.' || *p == '/' || (*p >= '0' && *p <= '9') ||
+		    (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+			return 0;
+	return 1;
+}
+
 int
 authdb_hash_supported(const char *hash, const char **why)
 {
+	static const char *const bad = "not a crypt(3) hash libcrypt can verify (yescrypt $y$, sha512-crypt $6$, bcrypt $2b$ ...)";
+
+	/*
+	 * libcrypt takes almost any two characters for an old DES salt, so a
+	 * password written where a hash belongs would pass crypt_checksalt():
+	 * only "$id$..." hashes and complete DES hashes are taken.
+	 */
+	if (hash[0] != '$' && !des_hash(hash)) {
+		*why = bad;
+		return -1;
+	}
 	switch (crypt_checksalt(hash)) {
 	case CRYPT_SALT_OK:
 	case CRYPT_SALT_METHOD_LEGACY:
 	case CRYPT_SALT_TOO_CHEAP:
-		return 0;
+		break;
 	case CRYPT_SALT_METHOD_DISABLED:
 		*why = "hash method is disabled in libcrypt";
 		return -1;
 	default:
-		*why = "not a crypt(3) hash libcrypt can verify (yescrypt $y$, sha512-crypt $6$, bcrypt $2b$ ...)";
+		*why = bad;
 		return -1;
 	}
+	/* A complete hash: hashing with it as the setting gives a string as long. */
+	struct crypt_data *cd = xcalloc(1, sizeof(*cd));
+	const char *out = crypt_rn("smtptrapd", hash, cd, (int)sizeof(*cd));
+	int complete = out != NULL && out[0] != '*' && strlen(out) == strlen(hash);
+	free(cd);
+	if (!complete) {
+		*why = "incomplete hash (only the method and salt, or cut short)";
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -118,13 +152,21 @@ passwd_line(struct authdb *db, size_t *cap, const char *file, int lineno, char *
 	}
 	*colon = '\0';
 	const char *name = line, *secret = colon + 1;
-	if (strlen(name) > 255 || strchr(name, ' ') != NULL) {
-		buf_printf(errors, "%s:%d: user name must be at most 255 characters without spaces\n",
+	int bad_char = 0;
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 127)
+			bad_char = 1;
+	if (strlen(name) > 255 || bad_char) {
+		buf_printf(errors, "%s:%d: user name must be at most 255 characters without spaces or control characters\n",
 		    file, lineno);
 		return -1;
 	}
 	if (strncmp(secret, PLAIN_PREFIX, strlen(PLAIN_PREFIX)) == 0) {
 		secret += strlen(PLAIN_PREFIX);
+		if (*secret == '\0') {
+			buf_printf(errors, "%s:%d: empty password for user '%s'\n", file, lineno, name);
+			return -1;
+		}
 		if (strlen(secret) > 1024) {
 			buf_printf(errors, "%s:%d: password of user '%s' is longer than 1024 characters\n",
 			    file, lineno, name);

@@ -138,11 +138,13 @@ tls_status(struct netio *io, int r, short *want)
 			if (errno == 0 || errno == EAGAIN)
 				return NETIO_EOF;
 			snprintf(io->error, sizeof(io->error), "%s", strerror(errno));
+			io->tls_failed = 1;
 			return NETIO_ERROR;
 		}
 		/* FALLTHROUGH */
 	default:
 		tls_error_string(io->error, sizeof(io->error), "TLS protocol error");
+		io->tls_failed = 1;
 		return NETIO_ERROR;
 	}
 }
@@ -287,7 +289,8 @@ netio_tls_handshake(struct netio *io, int timeout_ms)
 void
 netio_tls_close(struct netio *io)
 {
-	if (io->ssl != NULL && SSL_is_init_finished(io->ssl)) {
+	/* Never after a fatal error: OpenSSL forbids SSL_shutdown() then. */
+	if (io->ssl != NULL && !io->tls_failed && SSL_is_init_finished(io->ssl)) {
 		ERR_clear_error();
 		(void)SSL_shutdown(io->ssl);
 		ERR_clear_error();

@@ -50,6 +50,7 @@ struct netio {
 	unsigned long long bytes_in;
 	unsigned long long bytes_out;
 	SSL *ssl;          /* TLS layer, or NULL for plaintext */
+	int tls_failed;    /* a fatal TLS error happened: no close_notify */
 	char error[160];   /* reason of the last NETIO_ERROR, "" = see errno */
 };
 

@@ -62,8 +62,11 @@ session_tls_handshake(struct session *s)
 		long long now = monotime_ms();
 
 		if (now >= until) {
-			log_info("%s: TLS handshake timed out after %lld ms", s->id,
-			    now - (deadline - s->cfg->timeout_tls_handshake_ms));
+			if (until < deadline && until == s->stop_deadline)
+				log_info("%s: TLS handshake abandoned: shutting down", s->id);
+			else
+				log_info("%s: TLS handshake timed out after %lld ms", s->id,
+				    now - (deadline - s->cfg->timeout_tls_handshake_ms));
 			return -1;
 		}
 		switch (netio_tls_handshake(&s->io, (int)(until - now))) {
