@@ -331,7 +331,15 @@ config_check(const struct config *cfg, struct buf *errors)
 		buf_printf(errors, "%s:0: no listeners configured\n", file);
 		rc = -1;
 	}
+	int have_users = cfg->nauth_users > 0 || cfg->auth_passwd_file != NULL || cfg->auth_accept_any;
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		const struct listener_conf *l = &cfg->listeners[i];
+		if (l->require_auth_for_mail && (!l->auth || !have_users || cfg->auth_mechanisms == 0)) {
+			buf_printf(errors, "%s:%d: listener '%s': require_auth_for_mail needs auth = true, "
+			    "a mechanism and users (auth.users, auth.passwd_file or auth.accept_any)\n",
+			    file, l->line, l->name);
+			rc = -1;
+		}
 		for (size_t k = 0; k < i; k++) {
 			if (strcmp(cfg->listeners[i].name, cfg->listeners[k].name) == 0) {
 				buf_printf(errors, "%s:%d: listener name '%s' is already used on line %d\n",

@@ -48,8 +48,12 @@ session_auth_mechs(const struct session *s)
 {
 	unsigned m = configured_mechs(s);
 
-	if (!s->tls.active)
+	if (!s->tls.active) {
+		/* Nothing before TLS where AUTH would get 530 anyway. */
+		if (s->env->lconf->tls == TLS_STARTTLS_REQUIRED)
+			return 0;
 		m &= s->env->lconf->auth_without_tls;
+	}
 	return m;
 }
 
@@ -70,7 +74,8 @@ session_check_auth(struct session *s, const struct smtp_command *cmd)
 		session_reply(s, 503, "5.5.1", "Error: authentication not enabled");
 		return -1;
 	}
-	if (s->state == S_CONNECTED) {
+	if (s->state == S_CONNECTED || !s->esmtp) {
+		/* AUTH is an ESMTP extension: HELO does not enable it. */
 		session_reply(s, 503, "5.5.1", "Error: send EHLO first");
 		return -1;
 	}

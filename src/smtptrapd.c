@@ -156,13 +156,16 @@ main(int argc, char **argv)
 	/* Keys and the passwd file are read now, before anything forks. */
 	struct authdb *authdb = NULL;
 	struct tls_server *tls = NULL;
-	if (!bad && (authdb = authdb_load(&cfg, &errors)) == NULL)
-		bad = 1;
-	if (!bad && tls_wanted(&cfg) && (tls = tls_server_new(&cfg, &errors)) == NULL)
-		bad = 1;
+	if (!bad) {
+		if ((authdb = authdb_load(&cfg, &errors)) == NULL)
+			bad = 1;
+		if (tls_wanted(&cfg) && (tls = tls_server_new(&cfg, &errors)) == NULL)
+			bad = 1;
+	}
 	if (bad) {
 		fputs(errors.data, stderr);
 		buf_free(&errors);
+		tls_server_free(tls);
 		authdb_free(authdb);
 		config_free(&cfg);
 		return 1;

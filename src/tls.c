@@ -49,8 +49,8 @@ tls_error_string(char *out, size_t outlen, const char *fallback)
 int
 tls_wanted(const struct config *cfg)
 {
-	if (cfg->tls_certificate != NULL)
-		return 1;
+	if (cfg->tls_certificate != NULL || cfg->tls_line != 0)
+		return 1; /* configured: check it even if no listener uses it */
 	for (size_t i = 0; i < cfg->nlisteners; i++)
 		if (cfg->listeners[i].tls != TLS_NONE)
 			return 1;

@@ -260,11 +260,11 @@ verify_full(const struct config *c)
 	ck_assert_int_eq(c->listeners[1].port, 0);
 	ck_assert_int_eq(c->listeners[1].line, 14);
 	ck_assert_int_eq(c->listeners[0].tls, TLS_STARTTLS);
-	ck_assert_int_eq(c->listeners[0].auth, 1);
+	ck_assert_int_eq(c->listeners[0].auth, 0);
 	ck_assert_uint_eq(c->listeners[0].auth_without_tls, 0);
 	ck_assert_int_eq(c->listeners[0].require_auth_for_mail, 0);
 	ck_assert_int_eq(c->listeners[1].tls, TLS_IMPLICIT);
-	ck_assert_int_eq(c->listeners[1].auth, 0);
+	ck_assert_int_eq(c->listeners[1].auth, 1);
 	ck_assert_uint_eq(c->listeners[1].auth_without_tls, AUTH_MECH_PLAIN | AUTH_MECH_CRAM_MD5);
 	ck_assert_int_eq(c->listeners[1].require_auth_for_mail, 1);
 
@@ -476,6 +476,8 @@ static const struct bad_case {
 	{ "bad-tls-key-only.conf", CHECK, 3, "tls: 'key' is set but 'certificate' is not", 1 },
 	{ "bad-tls-versions.conf", CHECK, 3, "tls: max_protocol is older than min_protocol", 1 },
 	{ "bad-client-ca.conf", CHECK, 4, "tls: 'client_ca' needs client_certificate = true", 1 },
+	{ "bad-require-auth.conf", CHECK, 4, "listener 'submission': require_auth_for_mail needs auth = true, a mechanism and users", 1 },
+	{ "bad-require-auth-off.conf", CHECK, 3, "listener 'submission': require_auth_for_mail needs auth = true", 1 },
 	{ "bad-dir-not-dir.conf", CHECK, 4, "directory '/dev/null' is not usable: /dev/null is not a directory", 1 },
 	{ "bad-dir-under-file.conf", CHECK, 4, "directory '/dev/null/maildir' is not usable", 1 },
 };

@@ -48,7 +48,8 @@ listeners = (
     { name = "cram"; port = 0; tls = "starttls"; auth_without_tls = ["CRAM-MD5"]; },
     { name = "submission"; port = 0; tls = "none"; auth_without_tls = true;
       require_auth_for_mail = true; },
-    { name = "noauth"; port = 0; tls = "none"; auth = false; }
+    { name = "noauth"; port = 0; tls = "none"; auth = false; },
+    { name = "reqtls"; port = 0; tls = "starttls-required"; auth_without_tls = true; }
 );
 """
 
@@ -91,6 +92,20 @@ class Offer(AuthTest):
         self.assertEqual(self.auth_line(self.ehlo(c)), ["CRAM-MD5"])
         self.assertEqual(c.cmd("AUTH LOGIN").code, 538)
         self.assertEqual(c.cmd("AUTH CRAM-MD5").code, 334)
+
+    def test_nothing_offered_where_tls_is_required(self):
+        # auth_without_tls cannot open what starttls-required closes.
+        c = self.on("reqtls", ehlo=False)
+        self.assertIsNone(self.auth_line(self.ehlo(c)))
+        self.assertEqual(c.cmd("AUTH PLAIN " + plain("alice", "wonderland")).code, 530)
+        c.starttls()
+        self.assertEqual(self.auth_line(self.ehlo(c)), ["PLAIN", "LOGIN", "CRAM-MD5"])
+
+    def test_helo_does_not_enable_auth(self):
+        c = self.on("open", ehlo=False)
+        self.assertEqual(c.cmd("HELO client.example").code, 250)
+        r = c.cmd("AUTH PLAIN " + plain("alice", "wonderland"))
+        self.assertEqual((r.code, r.text), (503, "5.5.1 Error: send EHLO first"))
 
     def test_auth_disabled_on_listener(self):
         c = self.on("noauth", ehlo=False)
@@ -322,7 +337,7 @@ class AcceptAny(AuthTest):
 
 
 class NoUsers(AuthTest):
-    CONFIG = LISTENERS
+    CONFIG = 'listeners = ( { name = "open"; port = 0; tls = "none"; auth_without_tls = true; } );'
 
     def test_auth_not_offered_without_users(self):
         c = self.on("open", ehlo=False)

@@ -419,6 +419,20 @@ class ConfigErrors(unittest.TestCase):
         self.assert_error('tls = {\n min_protocol = "TLSv1.3";\n max_protocol = "TLSv1.2";\n};\n',
                           1, r"tls: max_protocol is older than min_protocol")
 
+    def test_tls_group_checked_without_tls_listeners(self):
+        self.assert_error('listeners = ( { port = 0; tls = "none"; } );\n'
+                          'tls = {\n ciphers = "NO-SUCH-CIPHER";\n};\n', 3,
+                          r"tls: ciphers 'NO-SUCH-CIPHER': no cipher match")
+
+    def test_user_and_tls_errors_reported_together(self):
+        rc, err, conf = self.check('auth = {\n users = ( { name = "a"; hash = "secret"; } );\n};\n'
+                                   'tls = {\n ciphers = "NO-SUCH-CIPHER";\n};\n')
+        self.assertEqual(rc, 1)
+        lines = err.splitlines()
+        self.assertEqual(len(lines), 2, err)
+        self.assertRegex(lines[0], r":2: hash of user 'a': ")
+        self.assertRegex(lines[1], r":5: tls: ciphers 'NO-SUCH-CIPHER': no cipher match$")
+
     def test_bad_listener_mode(self):
         self.assert_error('listeners = (\n { port = 0;\n tls = "sometimes"; }\n);\n', 3,
                           r"'tls' must be one of \"none\", \"starttls\", \"starttls-required\", "
