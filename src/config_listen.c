@@ -114,6 +114,7 @@ config_add_listener_spec(struct config *cfg, const char *spec, int replace, char
 		if (strcmp(cfg->listeners[i].address, addr) == 0 && cfg->listeners[i].port == port)
 			same++;
 	config_listener_defaults(l);
+	free(l->name);
 	l->name = same ? xasprintf("%s#%d", spec, same + 1) : xstrdup(spec);
 	free(l->address);
 	l->address = addr;
