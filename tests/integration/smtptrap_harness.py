@@ -322,5 +322,41 @@ def body_of(message):
     return b"\r\n".join(lines[i:])
 
 
+def trace_of(data):
+    """The smtptrapd trace block of a stored message."""
+    return data[:len(data) - len(body_of(data))]
+
+
+def envelope(data):
+    """(sender, [recipients]) from the trace block of a stored message."""
+    head = trace_of(data)
+    m = re.search(rb"^X-Smtptrap-Mail-From: <(.*?)>", head, re.M)
+    sender = m.group(1).decode("utf-8") if m else None
+    rcpts = [r.decode("utf-8") for r in re.findall(rb"^X-Smtptrap-Rcpt-To: <(.*?)>", head, re.M)]
+    return sender, rcpts
+
+
+CLIENT_TIMEOUT = 30
+
+
+class ToolMixin:
+    """Running external client programs from a test case."""
+
+    def tool(self, name, package):
+        path = shutil.which(name)
+        if path is None:
+            self.fail("%s not found in PATH: install the '%s' package "
+                      "(the project's bootstrap installs it)" % (name, package))
+        return path
+
+    def run_tool(self, argv, stdin=None):
+        try:
+            return subprocess.run(argv, input=stdin, capture_output=True, timeout=CLIENT_TIMEOUT)
+        except subprocess.TimeoutExpired as e:
+            self.fail("%s timed out after %d s\nstdout:\n%s\nstderr:\n%s" % (
+                argv[0], CLIENT_TIMEOUT, (e.stdout or b"").decode("utf-8", "replace"),
+                (e.stderr or b"").decode("utf-8", "replace")))
+
+
 def main():
     unittest.main(verbosity=2)

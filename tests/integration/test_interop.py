@@ -8,32 +8,12 @@ installs them, so a missing one fails the test and names the package."""
 import email
 import email.policy
 import os
-import re
-import shutil
 import smtplib
-import subprocess
 import sys
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from smtptrap_harness import DaemonTest, body_of, main  # noqa: E402
-
-CLIENT_TIMEOUT = 30
-
-
-def envelope(data):
-    """(sender, [recipients]) from the trace block of a stored message."""
-    head = data[:len(data) - len(body_of(data))]
-    m = re.search(rb"^X-Smtptrap-Mail-From: <(.*?)>", head, re.M)
-    sender = m.group(1).decode("utf-8") if m else None
-    rcpts = [r.decode("utf-8") for r in re.findall(rb"^X-Smtptrap-Rcpt-To: <(.*?)>", head, re.M)]
-    return sender, rcpts
-
-
-def trace_of(data):
-    """The smtptrapd trace block of a stored message."""
-    return data[:len(data) - len(body_of(data))]
-
+from smtptrap_harness import DaemonTest, ToolMixin, body_of, envelope, main, trace_of  # noqa: E402
 
 def assert_crlf_only(test, data):
     """Every LF is preceded by CR and every CR is followed by LF."""
@@ -45,23 +25,8 @@ def parse(content):
     return email.message_from_bytes(content, policy=email.policy.default)
 
 
-class ToolTest(DaemonTest):
+class ToolTest(ToolMixin, DaemonTest):
     """Helpers for running an external client binary."""
-
-    def tool(self, name, package):
-        path = shutil.which(name)
-        if path is None:
-            self.fail("%s not found in PATH: install the '%s' package "
-                      "(the project's bootstrap installs it)" % (name, package))
-        return path
-
-    def run_tool(self, argv, stdin=None):
-        try:
-            return subprocess.run(argv, input=stdin, capture_output=True, timeout=CLIENT_TIMEOUT)
-        except subprocess.TimeoutExpired as e:
-            self.fail("%s timed out after %d s\nstdout:\n%s\nstderr:\n%s" % (
-                argv[0], CLIENT_TIMEOUT, (e.stdout or b"").decode("utf-8", "replace"),
-                (e.stderr or b"").decode("utf-8", "replace")))
 
     @staticmethod
     def swaks_data(p):

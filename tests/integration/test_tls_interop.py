@@ -15,7 +15,6 @@ import base64
 import os
 import re
 import select
-import shutil
 import smtplib
 import ssl
 import subprocess
@@ -25,9 +24,9 @@ import time
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from smtptrap_harness import Daemon, DaemonTest, body_of, main  # noqa: E402
+from smtptrap_harness import (CLIENT_TIMEOUT, Daemon, DaemonTest, ToolMixin, body_of,  # noqa: E402
+                              envelope, main, trace_of)
 
-CLIENT_TIMEOUT = 30
 USER = "alice"
 PASSWORD = "wonderland"
 
@@ -41,20 +40,6 @@ auth = { users = ( { name = "alice"; password = "wonderland"; } ); };
 """
 
 
-def envelope(data):
-    """(sender, [recipients]) from the trace block of a stored message."""
-    head = trace_of(data)
-    m = re.search(rb"^X-Smtptrap-Mail-From: <(.*?)>", head, re.M)
-    sender = m.group(1).decode("utf-8") if m else None
-    rcpts = [r.decode("utf-8") for r in re.findall(rb"^X-Smtptrap-Rcpt-To: <(.*?)>", head, re.M)]
-    return sender, rcpts
-
-
-def trace_of(data):
-    """The smtptrapd trace block of a stored message."""
-    return data[:len(data) - len(body_of(data))]
-
-
 def no_verify_context():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -62,7 +47,7 @@ def no_verify_context():
     return ctx
 
 
-class TlsTest(DaemonTest):
+class TlsTest(ToolMixin, DaemonTest):
     """A daemon with the submission and smtps listeners of CONFIG, and
     helpers to run clients and check the stored message."""
 
@@ -76,21 +61,6 @@ class TlsTest(DaemonTest):
         self.smtps = self.d.port_of["smtps"]
 
     # -- external tools ----------------------------------------------------
-
-    def tool(self, name, package):
-        path = shutil.which(name)
-        if path is None:
-            self.fail("%s not found in PATH: install the '%s' package "
-                      "(the project's bootstrap installs it)" % (name, package))
-        return path
-
-    def run_tool(self, argv, stdin=None):
-        try:
-            return subprocess.run(argv, input=stdin, capture_output=True, timeout=CLIENT_TIMEOUT)
-        except subprocess.TimeoutExpired as e:
-            self.fail("%s timed out after %d s\nstdout:\n%s\nstderr:\n%s" % (
-                argv[0], CLIENT_TIMEOUT, (e.stdout or b"").decode("utf-8", "replace"),
-                (e.stderr or b"").decode("utf-8", "replace")))
 
     @staticmethod
     def show(p):
