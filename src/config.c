@@ -38,6 +38,7 @@ static const char *const backend_names[] = { "maildir", "blackhole", NULL };
 static const char *const layout_names[] = { "single", "per-recipient", NULL };
 static const char *const bare_names[] = { "reject", "normalize", NULL };
 static const char *const long_names[] = { "reject", "accept", NULL };
+static const char *const early_names[] = { "reject", "drop", "allow", NULL };
 static const char *const proto_names[] = { "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL };
 
 static const struct setting server_settings[] = {
@@ -59,6 +60,13 @@ static const struct setting limits_settings[] = {
 	{ "message_size", T_SIZE, OFF(max_message_size), 1, 1LL << 40, NULL, 0 },
 	{ "recipients", T_INT, OFF(max_recipients), 1, 100000, NULL, 0 },
 	{ "errors", T_INT, OFF(max_errors), 1, 100000, NULL, 0 },
+	{ "soft_errors", T_INT, OFF(soft_errors), 0, 100000, NULL, 0 },
+	{ "error_delay", T_MS, OFF(error_delay_ms), 0, 60000, NULL, 0 },
+	{ "connections", T_INT, OFF(max_connections), 0, 100000, NULL, 0 },
+	{ "connections_per_client", T_INT, OFF(max_connections_per_client), 0, 100000, NULL, 0 },
+	{ "connection_rate", T_INT, OFF(connection_rate), 0, 100000000, NULL, 0 },
+	{ "message_rate", T_INT, OFF(message_rate), 0, 100000000, NULL, 0 },
+	{ "messages_per_session", T_INT, OFF(messages_per_session), 0, 100000000, NULL, 0 },
 	{ NULL, 0, 0, 0, 0, NULL, 0 },
 };
 
@@ -68,6 +76,7 @@ static const struct setting timeouts_settings[] = {
 	{ "session", T_MS, OFF(timeout_session_ms), 10, 86400000, NULL, 0 },
 	{ "shutdown", T_MS, OFF(timeout_shutdown_ms), 0, 86400000, NULL, 0 },
 	{ "tls_handshake", T_MS, OFF(timeout_tls_handshake_ms), 10, 86400000, NULL, 0 },
+	{ "proxy", T_MS, OFF(timeout_proxy_ms), 10, 86400000, NULL, 0 },
 	{ NULL, 0, 0, 0, 0, NULL, 0 },
 };
 
@@ -75,6 +84,10 @@ static const struct setting smtp_settings[] = {
 	{ "extensions", T_EXTLIST, OFF(extensions), 0, 0, NULL, 0 },
 	{ "bare_line_endings", T_ENUM, OFF(bare_line_endings), 0, 0, bare_names, 0 },
 	{ "long_lines", T_ENUM, OFF(long_lines), 0, 0, long_names, 0 },
+	{ "early_talker", T_ENUM, OFF(early_talker), 0, 0, early_names, 0 },
+	{ "greeting_delay", T_MS, OFF(greeting_delay_ms), 0, 300000, NULL, 0 },
+	{ "pipelining_check", T_BOOL, OFF(pipelining_check), 0, 0, NULL, 0 },
+	{ "reject_non_smtp", T_BOOL, OFF(reject_non_smtp), 0, 0, NULL, 0 },
 	{ NULL, 0, 0, 0, 0, NULL, 0 },
 };
 
@@ -107,6 +120,12 @@ static const struct setting auth_settings[] = {
 	{ NULL, 0, 0, 0, 0, NULL, 0 },
 };
 
+static const struct setting policy_settings[] = {
+	{ "seed", T_SEED, OFF(seed), 0, 0, NULL, LINE(seed_line) },
+	{ "xclient_allowed", T_STRING, OFF(xclient_allowed), 0, 0, NULL, LINE(xclient_line) },
+	{ NULL, 0, 0, 0, 0, NULL, 0 },
+};
+
 static const struct group groups[] = {
 	{ "server", server_settings, 0 },
 	{ "workers", workers_settings, LINE(workers_line) },
@@ -116,6 +135,7 @@ static const struct group groups[] = {
 	{ "delivery", delivery_settings, 0 },
 	{ "tls", tls_settings, LINE(tls_line) },
 	{ "auth", auth_settings, 0 },
+	{ "policy", policy_settings, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -164,6 +184,13 @@ config_defaults(struct config *cfg)
 	cfg->tls_max_protocol = TLS_PROTO_ANY;
 
 	cfg->auth_mechanisms = AUTH_MECH_ALL;
+
+	cfg->error_delay_ms = 1000;
+	cfg->timeout_proxy_ms = 10000;
+	cfg->early_talker = EARLY_REJECT;
+	cfg->pipelining_check = 1;
+	cfg->reject_non_smtp = 1;
+	config_policy_defaults(cfg);
 }
 
 void
@@ -182,6 +209,8 @@ config_free(struct config *cfg)
 	free(cfg->tls_ciphersuites);
 	free(cfg->auth_passwd_file);
 	config_free_auth_users(cfg);
+	free(cfg->xclient_allowed);
+	policy_free(&cfg->policy);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -207,13 +236,24 @@ config_load(struct config *cfg, const char *path, struct buf *errors)
 	cfg->path = xstrdup(path);
 
 	const config_setting_t *root = config_root_setting(&lc);
+	/* Classes first: rules anywhere in the file refer to them. */
+	const config_setting_t *classes = config_setting_get_member(root, "classes");
+	if (classes != NULL && config_load_policy_member(cfg, classes, path, errors) != 0)
+		rc = -1;
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
 		const char *name = config_setting_name(s);
 		const struct group *g;
 
+		if (s == classes)
+			continue;
 		if (strcmp(name, "listeners") == 0) {
 			if (config_load_listeners(cfg, s, path, errors) != 0)
+				rc = -1;
+			continue;
+		}
+		if (config_policy_member(name)) {
+			if (config_load_policy_member(cfg, s, path, errors) != 0)
 				rc = -1;
 			continue;
 		}
@@ -238,6 +278,8 @@ config_load(struct config *cfg, const char *path, struct buf *errors)
 			rc = -1;
 	}
 	config_destroy(&lc);
+	if (rc == 0 && config_policy_resolve(cfg, errors) != 0)
+		rc = -1;
 	return rc;
 }
 

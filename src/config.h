@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "policy.h"
 
 /* ESMTP extensions that EHLO can advertise. */
 enum {
@@ -31,6 +32,10 @@ enum backend_kind { BACKEND_MAILDIR = 0, BACKEND_BLACKHOLE };
 enum maildir_layout { LAYOUT_SINGLE = 0, LAYOUT_PER_RECIPIENT };
 enum bare_policy { BARE_REJECT = 0, BARE_NORMALIZE };
 enum long_line_policy { LONG_LINES_REJECT = 0, LONG_LINES_ACCEPT };
+enum early_talker_policy { EARLY_REJECT = 0, EARLY_DROP, EARLY_ALLOW };
+
+/* PROXY protocol header expected on a listener. */
+enum proxy_mode { PROXYMODE_NONE = 0, PROXYMODE_V1, PROXYMODE_V2, PROXYMODE_ANY };
 
 /* How a listener uses TLS. */
 enum tls_mode {
@@ -60,6 +65,10 @@ struct listener_conf {
 	int auth;          /* offer AUTH on this listener */
 	unsigned auth_without_tls; /* AUTH_MECH_* usable before TLS is active */
 	int require_auth_for_mail; /* MAIL needs a successful AUTH first */
+	int proxy;         /* enum proxy_mode */
+	char *rules_name;  /* rules = "name": a ruleset, resolved after loading */
+	int rules_line;
+	int ruleset;       /* index into policy.rulesets; 0 = the top-level rules */
 };
 
 /* A user defined in the auth group: exactly one of password and hash. */
@@ -89,16 +98,28 @@ struct config {
 	long long max_message_size;
 	int max_recipients;
 	int max_errors;
+	int soft_errors;           /* 0 = off */
+	int error_delay_ms;        /* per error past soft_errors */
+	int max_connections;       /* sessions at once, 0 = as many as workers */
+	int max_connections_per_client;
+	int connection_rate;       /* per client per minute, 0 = unlimited */
+	int message_rate;          /* per client per minute, 0 = unlimited */
+	int messages_per_session;  /* 0 = unlimited */
 
 	int timeout_command_ms;
 	int timeout_data_ms;
 	int timeout_session_ms;
 	int timeout_shutdown_ms;
 	int timeout_tls_handshake_ms;
+	int timeout_proxy_ms;
 
 	unsigned extensions;       /* EXT_* */
 	int bare_line_endings;     /* enum bare_policy */
 	int long_lines;            /* enum long_line_policy */
+	int early_talker;          /* enum early_talker_policy */
+	int greeting_delay_ms;
+	int pipelining_check;      /* 554 5.5.0 for unadvertised pipelining */
+	int reject_non_smtp;       /* 521 5.7.0 for GET, POST, header lines... */
 
 	int backend;               /* enum backend_kind */
 	char *maildir;
@@ -131,6 +152,12 @@ struct config {
 	int auth_passwd_file_line;
 	struct auth_user_conf *auth_users;
 	size_t nauth_users;
+
+	struct policy policy;      /* classes, domains, rules */
+	char *xclient_allowed;     /* class name, resolved into policy.xclient_class */
+	int xclient_line;
+	long long seed;            /* policy.seed as read */
+	int seed_line;
 };
 
 /* Fill cfg with built-in defaults. Free with config_free(). */

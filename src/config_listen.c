@@ -18,6 +18,8 @@ static const char *const tls_mode_names[] = {
 	"none", "starttls", "starttls-required", "implicit", NULL,
 };
 
+static const char *const proxy_names[] = { "none", "v1", "v2", "any", NULL };
+
 static const struct setting listener_settings[] = {
 	{ "name", T_STRING, LOFF(name), 0, 0, NULL, 0 },
 	{ "address", T_ADDRESS, LOFF(address), 0, 0, NULL, 0 },
@@ -26,6 +28,8 @@ static const struct setting listener_settings[] = {
 	{ "auth", T_BOOL, LOFF(auth), 0, 0, NULL, 0 },
 	{ "auth_without_tls", T_MECHBOOL, LOFF(auth_without_tls), 0, 0, NULL, 0 },
 	{ "require_auth_for_mail", T_BOOL, LOFF(require_auth_for_mail), 0, 0, NULL, 0 },
+	{ "proxy", T_ENUM, LOFF(proxy), 0, 0, proxy_names, 0 },
+	{ "rules", T_RULES, 0, 0, 0, NULL, 0 },
 	{ NULL, 0, 0, 0, 0, NULL, 0 },
 };
 
@@ -49,6 +53,7 @@ config_free_listeners(struct config *cfg)
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		free(cfg->listeners[i].name);
 		free(cfg->listeners[i].address);
+		free(cfg->listeners[i].rules_name);
 	}
 	free(cfg->listeners);
 	cfg->listeners = NULL;
@@ -155,6 +160,17 @@ config_load_listeners(struct config *cfg, const config_setting_t *ls, const char
 		}
 		if (config_apply_group(l, listener_settings, "listener", e, file, errors) != 0)
 			rc = -1;
+		const config_setting_t *rules = config_setting_get_member(e, "rules");
+		if (rules != NULL && config_setting_type(rules) == CONFIG_TYPE_STRING) {
+			l->rules_name = xstrdup(config_setting_get_string(rules));
+			l->rules_line = (int)config_setting_source_line(rules);
+		} else if (rules != NULL && config_setting_is_list(rules)) {
+			char *name = xasprintf("listener %s", l->name);
+			if (config_load_rules(cfg, name, rules, file, errors) != 0)
+				rc = -1;
+			l->ruleset = (int)cfg->policy.nrulesets - 1;
+			free(name);
+		}
 		if (config_setting_get_member(e, "port") == NULL) {
 			config_error_at(errors, e, file, "listener '%s' has no 'port'", l->name);
 			rc = -1;

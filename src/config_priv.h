@@ -25,6 +25,8 @@ enum stype {
 	T_MECHLIST, /* unsigned AUTH_MECH_* mask from a list of names */
 	T_MECHBOOL, /* unsigned AUTH_MECH_* mask: true, false or a list */
 	T_USERS,    /* the auth users list (base is struct config) */
+	T_SEED,     /* long long: any integer */
+	T_RULES,    /* a listener's rules: a ruleset name or an inline list */
 };
 
 /*
@@ -67,5 +69,16 @@ void config_listener_defaults(struct listener_conf *l);
 int config_load_auth_users(struct config *cfg, const config_setting_t *ls, const char *file,
     struct buf *errors);
 void config_free_auth_users(struct config *cfg);
+
+/* config_policy.c: classes, domains, rules and rulesets. */
+void config_policy_defaults(struct config *cfg);
+int config_policy_member(const char *name);   /* a top-level name it loads? */
+int config_load_policy_member(struct config *cfg, const config_setting_t *s, const char *file,
+    struct buf *errors);
+/* Resolve names (listener rules, xclient_allowed) once the file is read. */
+int config_policy_resolve(struct config *cfg, struct buf *errors);
+/* Load one list of rules (a listener's inline rules). */
+int config_load_rules(struct config *cfg, const char *name, const config_setting_t *ls,
+    const char *file, struct buf *errors);
 
 #endif

@@ -254,6 +254,20 @@ config_apply_setting(void *basep, const struct setting *def, const config_settin
 		*slot = xstrdup(v);
 		return 0;
 	}
+	case T_SEED:
+		if (!config_is_integer(s)) {
+			config_error_at(errors, s, file, "'%s' must be an integer", name);
+			return -1;
+		}
+		*(long long *)(void *)(base + def->offset) = config_setting_get_int64(s);
+		return 0;
+	case T_RULES:
+		/* The listener loader reads it: it needs the whole config. */
+		if (config_setting_type(s) != CONFIG_TYPE_STRING && !config_setting_is_list(s)) {
+			config_error_at(errors, s, file, "'%s' must be a ruleset name or a list of rules", name);
+			return -1;
+		}
+		return 0;
 	case T_USERS:
 		return config_load_auth_users(basep, s, file, errors);
 	case T_MECHBOOL:

@@ -34,7 +34,11 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+
+/* Client addresses the per-minute rate table keeps at once. */
+#define RATELIMIT_CLIENTS 8192
 #include "monotime.h"
+#include "ratelimit.h"
 #include "scoreboard.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -61,6 +65,7 @@ struct master {
 	size_t nlisteners;
 	struct tls_server *tls;
 	const struct authdb *authdb;
+	struct ratelimit *rl;
 	struct scoreboard *sb;
 	long long *started_ms;    /* per slot */
 	char *retiring;           /* per slot: SIGUSR2 already sent */
@@ -99,6 +104,7 @@ spawn(struct master *m, int slot)
 			.nlisteners = m->nlisteners,
 			.tls = m->tls,
 			.authdb = m->authdb,
+			.rl = m->rl,
 			.sb = m->sb,
 			.slot = slot,
 			.wake_fd = m->wake[1],
@@ -327,6 +333,12 @@ master_run(const struct config *cfg, struct listener *listeners, size_t nlistene
 	m.nlisteners = nlisteners;
 	m.tls = tls;
 	m.authdb = authdb;
+	if (cfg->connection_rate > 0 || cfg->message_rate > 0) {
+		/* Shared by every worker; made before the first fork. */
+		m.rl = ratelimit_create(RATELIMIT_CLIENTS, 60);
+		if (m.rl == NULL)
+			fatal("cannot create the rate table");
+	}
 	m.sb = scoreboard_create(cfg->max_workers);
 	m.started_ms = xcalloc((size_t)cfg->max_workers, sizeof(*m.started_ms));
 	m.retiring = xcalloc((size_t)cfg->max_workers, 1);
@@ -409,5 +421,7 @@ master_run(const struct config *cfg, struct listener *listeners, size_t nlistene
 	close(m.wake[0]);
 	close(m.wake[1]);
 	scoreboard_destroy(m.sb);
+	if (m.rl != NULL)
+		ratelimit_destroy(m.rl);
 	return 0;
 }

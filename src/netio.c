@@ -211,9 +211,24 @@ netio_flush(struct netio *io, int timeout_ms)
 	while (off < io->out.len) {
 		short want = POLLOUT;
 		ssize_t n;
+		size_t room = io->out.len - off;
 
+		if (io->throttle > 0) {
+			/* Tenths of a second's worth at a time, then wait that long. */
+			size_t step = (size_t)(io->throttle / 10 > 0 ? io->throttle / 10 : 1);
+			if (off > 0) {
+				long long ms = (long long)step * 1000 / io->throttle;
+				struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+				if (ppoll(NULL, 0, &ts, io->waitmask) < 0 && errno == EINTR) {
+					rc = NETIO_INTERRUPTED;
+					break;
+				}
+			}
+			if (room > step)
+				room = step;
+		}
 		if (io->ssl != NULL) {
-			size_t len = io->out.len - off;
+			size_t len = room;
 			ERR_clear_error();
 			errno = 0;
 			int r = SSL_write(io->ssl, io->out.data + off, len > INT_MAX ? INT_MAX : (int)len);
@@ -229,7 +244,7 @@ netio_flush(struct netio *io, int timeout_ms)
 				errno = EAGAIN;
 			}
 		} else {
-			n = write(io->fd, io->out.data + off, io->out.len - off);
+			n = write(io->fd, io->out.data + off, room);
 		}
 		if (n > 0) {
 			off += (size_t)n;

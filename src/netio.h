@@ -51,6 +51,7 @@ struct netio {
 	unsigned long long bytes_out;
 	SSL *ssl;          /* TLS layer, or NULL for plaintext */
 	int tls_failed;    /* a fatal TLS error happened: no close_notify */
+	long throttle;     /* send at most this many octets per second, 0 = no limit */
 	char error[160];   /* reason of the last NETIO_ERROR, "" = see errno */
 };
 

@@ -32,6 +32,7 @@ static const struct {
 	{ "AUTH", VERB_AUTH },
 	{ "ETRN", VERB_ETRN },
 	{ "TURN", VERB_TURN },
+	{ "XCLIENT", VERB_XCLIENT },
 };
 
 const char *

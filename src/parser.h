@@ -39,6 +39,7 @@ enum smtp_verb {
 	VERB_AUTH,
 	VERB_ETRN,
 	VERB_TURN,
+	VERB_XCLIENT,
 	VERB_COUNT
 };
 

@@ -2,9 +2,11 @@
  * scoreboard - per-worker slots in shared anonymous memory; see scoreboard.h.
  */
 #include <stddef.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "log.h"
+
 #include "scoreboard.h"
 
 static size_t
@@ -63,4 +65,18 @@ scoreboard_free_slot(const struct scoreboard *sb)
 		if (scoreboard_get_state(sb, i) == WS_EMPTY && sb->slots[i].pid == 0)
 			return i;
 	return -1;
+}
+
+void
+scoreboard_count_sessions(const struct scoreboard *sb, const unsigned char client[16],
+    int *total, int *same)
+{
+	*total = *same = 0;
+	for (int i = 0; i < sb->nslots; i++) {
+		if (scoreboard_get_state(sb, i) != WS_BUSY)
+			continue;
+		(*total)++;
+		if (memcmp(sb->slots[i].client, client, 16) == 0)
+			(*same)++;
+	}
 }

@@ -28,6 +28,7 @@ struct sb_slot {
 	unsigned long sessions;
 	unsigned long messages;
 	time_t started;
+	unsigned char client[16];     /* the busy session's client (v4-mapped) */
 };
 
 struct scoreboard {
@@ -43,5 +44,11 @@ void scoreboard_set_state(struct scoreboard *sb, int slot, enum worker_state st)
 int scoreboard_count_ready(const struct scoreboard *sb);
 /* A free slot, or -1. */
 int scoreboard_free_slot(const struct scoreboard *sb);
+/*
+ * Sessions now: *total busy workers, and *same of them serving client.
+ * A slot's client is written by its worker before the worker counts.
+ */
+void scoreboard_count_sessions(const struct scoreboard *sb, const unsigned char client[16],
+    int *total, int *same);
 
 #endif

@@ -18,10 +18,12 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "deliver.h"
+#include "ratelimit.h"
 #include "monotime.h"
 #include "session_priv.h"
 #include "xmalloc.h"
@@ -55,6 +57,19 @@ session_reply(struct session *s, int code, const char *enh, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+
+	/* A tarpit, and past limits.soft_errors a growing delay, before each reply. */
+	int delay = s->tarpit_ms;
+	if (s->cfg->soft_errors > 0 && s->errors >= (unsigned)s->cfg->soft_errors) {
+		long long d = (long long)s->cfg->error_delay_ms * (s->errors - (unsigned)s->cfg->soft_errors + 1);
+		delay += (int)(d > 30000 ? 30000 : d);
+	}
+	if (delay > 0 && !s->replying && s->state != S_CLOSING) {
+		s->replying = 1;
+		if (netio_flush(&s->io, s->cfg->timeout_command_ms) == NETIO_OK)
+			(void)session_pause(s, delay);
+		s->replying = 0;
+	}
 
 	line = text;
 	for (;;) {
@@ -284,10 +299,17 @@ proceed_helo(struct session *s, const struct smtp_command *cmd)
 		session_reply(s, 501, "5.5.4", "Syntax: %s hostname", ehlo ? "EHLO" : "HELO");
 		return;
 	}
+	/* The rules see the new name. */
+	char *old = s->helo;
+	s->helo = xstrndup(cmd->args, cmd->args_len);
+	if (session_policy(s, ST_HELO, NULL, -1) != 0) {
+		free(s->helo);
+		s->helo = old;
+		return;
+	}
+	free(old);
 	/* RFC 5321 4.1.4: HELO/EHLO in a transaction resets it. */
 	session_tx_reset(s);
-	free(s->helo);
-	s->helo = xstrndup(cmd->args, cmd->args_len);
 	s->esmtp = ehlo;
 	session_set_state(s, S_GREETED);
 	if (!ehlo) {
@@ -317,6 +339,8 @@ proceed_helo(struct session *s, const struct smtp_command *cmd)
 		buf_puts(&b, "\nDSN");
 	if (session_tls_offered(s))
 		buf_puts(&b, "\nSTARTTLS");
+	if (session_xclient_offered(s))
+		buf_puts(&b, "\nXCLIENT ADDR NAME HELO LOGIN PROTO PORT");
 	unsigned mechs = session_auth_mechs(s);
 	if (mechs != 0) {
 		buf_puts(&b, "\nAUTH");
@@ -414,6 +438,7 @@ static const struct command_def commands[] = {
 	{ VERB_EXPN, CMD_NEEDS_TLS, check_none, proceed_not_implemented },
 	{ VERB_ETRN, CMD_NEEDS_TLS, check_none, proceed_not_implemented },
 	{ VERB_TURN, CMD_NEEDS_TLS, check_none, proceed_not_implemented },
+	{ VERB_XCLIENT, 0, session_check_xclient, session_cmd_xclient },
 };
 
 static void
@@ -433,6 +458,10 @@ dispatch(struct session *s, const char *line, size_t len)
 		session_reply(s, 500, "5.5.2", "Error: bad syntax");
 		return;
 	}
+	if (session_protocol_check(s, &cmd) != 0)
+		return;
+	if (session_policy(s, ST_COMMAND, NULL, (int)cmd.verb) != 0)
+		return;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		const struct command_def *c = &commands[i];
 
@@ -458,6 +487,15 @@ dispatch(struct session *s, const char *line, size_t len)
 	session_reply(s, 500, "5.5.2", "Error: command not recognized");
 }
 
+static void addr_string(const struct sockaddr *sa, char *out, size_t outlen, int *port);
+
+void
+session_set_client(struct session *s, const struct sockaddr *sa)
+{
+	addr_string(sa, s->peer, sizeof(s->peer), &s->peer_port);
+	ratelimit_key(sa, s->client);
+}
+
 static void
 addr_string(const struct sockaddr *sa, char *out, size_t outlen, int *port)
 {
@@ -474,6 +512,35 @@ addr_string(const struct sockaddr *sa, char *out, size_t outlen, int *port)
 		inet_ntop(AF_INET6, &sin6->sin6_addr, out, (socklen_t)outlen);
 		*port = ntohs(sin6->sin6_port);
 	}
+}
+
+/*
+ * Per-session random source for "probability": from policy.seed when set
+ * (every session then sees the same sequence), else from the kernel.
+ */
+static void
+seed_rng(struct session *s)
+{
+	uint64_t seed;
+
+	if (s->cfg->policy.seed_set)
+		seed = s->cfg->policy.seed;
+	else if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = (uint64_t)monotime_ms() ^ ((uint64_t)getpid() << 32);
+	policy_rng_seed(&s->rng, seed);
+}
+
+/*
+ * Limits and the early-talker test: on an implicit-TLS listener after the
+ * handshake, so that the ClientHello is not taken for early talk and the
+ * 421 goes through TLS.
+ */
+static int
+session_admit_tls(struct session *s)
+{
+	if (s->env->lconf->tls == TLS_IMPLICIT && session_tls_handshake(s) != 0)
+		return -1;
+	return session_admit(s);
 }
 
 static void
@@ -506,6 +573,10 @@ command_loop(struct session *s)
 		} else {
 			dispatch(s, line, len);
 		}
+		if (s->close_after_reply && s->state != S_CLOSING) {
+			log_info("%s: disconnecting after the reply, as a rule says", s->id);
+			session_set_state(s, S_CLOSING);
+		}
 		if (s->state != S_CLOSING && s->errors >= (unsigned)s->cfg->max_errors) {
 			session_reply(s, 421, "4.7.0", "%s Error: too many errors", s->cfg->hostname);
 			session_set_state(s, S_CLOSING);
@@ -528,14 +599,18 @@ session_run(const struct session_env *env, int fd, const char *id,
 	s.state = S_CONNECTED;
 	s.tx.declared_size = -1;
 	snprintf(s.id, sizeof(s.id), "%s", id);
-	addr_string(peer, s.peer, sizeof(s.peer), &s.peer_port);
+	session_set_client(&s, peer);
 	addr_string(local, s.local, sizeof(s.local), &s.local_port);
 	s.session_deadline = monotime_ms() + s.cfg->timeout_session_ms;
+	s.rules = &s.cfg->policy.rulesets[env->lconf->ruleset];
+	seed_rng(&s);
 	netio_init(&s.io, fd, env->waitmask);
 
 	log_info("%s: connect from [%s]:%d to %s ([%s]:%d)", s.id, s.peer, s.peer_port,
 	    env->listener, s.local, s.local_port);
-	if (env->lconf->tls == TLS_IMPLICIT && session_tls_handshake(&s) != 0) {
+	/* PROXY header, limits, TLS, early talker, rules, then the greeting. */
+	if (session_proxy_header(&s) != 0 || session_admit_tls(&s) != 0 ||
+	    session_policy(&s, ST_CONNECT, NULL, -1) != 0) {
 		session_set_state(&s, S_CLOSING);
 	} else {
 		session_reply(&s, 220, NULL, "%s %s", s.cfg->hostname, s.cfg->banner);
@@ -552,5 +627,6 @@ session_run(const struct session_env *env, int fd, const char *id,
 	result->commands = s.commands;
 	free(s.helo);
 	free(s.auth_user);
+	free(s.client_name);
 	netio_free(&s.io);
 }

@@ -17,6 +17,8 @@ struct config;
 struct deliver;
 struct listener_conf;
 struct tls_server;
+struct scoreboard;
+struct ratelimit;
 
 struct session_env {
 	const struct config *cfg;
@@ -27,6 +29,9 @@ struct session_env {
 	const struct listener_conf *lconf; /* its TLS and AUTH settings */
 	const sigset_t *waitmask;      /* signals that may interrupt waits */
 	volatile sig_atomic_t *stop;   /* set when the worker must stop */
+	struct scoreboard *sb;         /* for concurrency limits; may be NULL */
+	int slot;                      /* this worker's scoreboard slot */
+	struct ratelimit *rl;          /* per-client rates; may be NULL */
 };
 
 struct session_result {

@@ -197,6 +197,8 @@ session_cmd_auth(struct session *s, const struct smtp_command *cmd)
 			return;
 		}
 	}
+	if (session_policy(s, ST_AUTH, NULL, -1) != 0)
+		return;
 	cram_challenge(s, cram, sizeof(cram));
 	s->auth = xcalloc(1, sizeof(*s->auth));
 	handle(s, auth_start(s->auth, mech, initial, initial_len, cram));

@@ -120,6 +120,8 @@ finish_message(struct session *s, unsigned flags)
 	char id[DELIVER_ID_MAX];
 	char err[DELIVER_ERR_MAX];
 
+	int verdict = 0;
+
 	if (tx->too_big) {
 		session_reply(s, 552, "5.3.4", "Error: message too large (limit %lld octets)",
 		    cfg->max_message_size);
@@ -130,6 +132,14 @@ finish_message(struct session *s, unsigned flags)
 		session_reply(s, 550, "5.6.0", "Error: message contains NUL octets");
 	} else if ((flags & DATA_LONG_LINE) && cfg->long_lines == LONG_LINES_REJECT) {
 		session_reply(s, 500, "5.5.6", "Error: message contains a line longer than 1000 octets");
+	} else if ((verdict = session_policy(s, ST_EOM, NULL, -1)) != 0) {
+		deliver_abort(s->env->dlv); /* the rule replied, or the session ends */
+	} else if (tx->discard || s->discard) {
+		deliver_abort(s->env->dlv);
+		s->messages++;
+		log_info("%s: discarded message %u from=<%s> nrcpt=%zu size=%llu, as a rule says",
+		    s->id, s->msgnum, tx->sender, tx->nrcpts, tx->size);
+		session_reply(s, 250, "2.0.0", "Ok: discarded");
 	} else if (deliver_commit(s->env->dlv, id, sizeof(id), err, sizeof(err)) != 0) {
 		log_warnx("%s: message %u not stored: %s", s->id, s->msgnum, err);
 		session_reply(s, 451, "4.3.0", "Error: message could not be stored, try again later");
@@ -140,7 +150,8 @@ finish_message(struct session *s, unsigned flags)
 		session_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
 	}
 	session_tx_reset(s);
-	session_set_state(s, S_GREETED);
+	if (s->state != S_CLOSING)
+		session_set_state(s, S_GREETED);
 }
 
 void
@@ -150,6 +161,8 @@ session_cmd_data(struct session *s, const struct smtp_command *cmd)
 	struct data_reader dr;
 
 	(void)cmd;
+	if (session_policy(s, ST_DATA, NULL, -1) != 0)
+		return;
 	if (begin_message(s, err, sizeof(err)) != 0) {
 		log_warnx("%s: cannot store message: %s", s->id, err);
 		session_reply(s, 451, "4.3.0", "Error: message could not be stored, try again later");
@@ -266,6 +279,16 @@ session_cmd_bdat(struct session *s, const struct smtp_command *cmd)
 			session_set_state(s, S_GREETED);
 		}
 		return;
+	}
+	/* The data stage of BDAT: after the first chunk, whose octets are read. */
+	if (tx->data_checked == 0) {
+		tx->data_checked = 1;
+		if (session_policy(s, ST_DATA, NULL, -1) != 0) {
+			session_tx_reset(s);
+			if (s->state != S_CLOSING)
+				session_set_state(s, S_GREETED);
+			return;
+		}
 	}
 	if (!last) {
 		session_reply(s, 250, "2.0.0", "Ok: %llu octets received", size);

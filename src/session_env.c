@@ -112,6 +112,8 @@ session_cmd_mail(struct session *s, const struct smtp_command *cmd)
 	enum parse_result r;
 	struct buf params;
 
+	if (session_mail_limits(s) != 0)
+		return;
 	r = parser_path(cmd->args, cmd->args_len, "FROM:", 1, 0, &pc);
 	if (r != PARSE_OK) {
 		reply_path_error(s, r, 0);
@@ -199,6 +201,10 @@ session_cmd_mail(struct session *s, const struct smtp_command *cmd)
 	tx->declared_size = size;
 	tx->body = body;
 	tx->smtputf8 = smtputf8;
+	if (session_policy(s, ST_MAIL, NULL, -1) != 0) {
+		session_tx_reset(s);
+		return;
+	}
 	session_set_state(s, S_MAIL);
 	session_reply(s, 250, "2.1.0", "Ok");
 	return;
@@ -256,11 +262,16 @@ session_cmd_rcpt(struct session *s, const struct smtp_command *cmd)
 		session_reply(s, 553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
 		goto fail;
 	}
+	char *address = xstrndup(pc.mailbox, pc.mailbox_len);
+	if (session_policy(s, ST_RCPT, address, -1) != 0) {
+		free(address);
+		goto fail;
+	}
 	if (tx->nrcpts == tx->cap) {
 		tx->cap = tx->cap ? tx->cap * 2 : 4;
 		tx->rcpts = xrealloc(tx->rcpts, tx->cap * sizeof(*tx->rcpts));
 	}
-	tx->rcpts[tx->nrcpts].address = xstrndup(pc.mailbox, pc.mailbox_len);
+	tx->rcpts[tx->nrcpts].address = address;
 	tx->rcpts[tx->nrcpts].params = params.data ? params.data : xstrdup("");
 	tx->nrcpts++;
 	session_set_state(s, S_RCPT);

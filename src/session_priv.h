@@ -15,6 +15,7 @@
 #include "log.h"
 #include "netio.h"
 #include "parser.h"
+#include "policy.h"
 #include "session.h"
 #include "tls.h"
 
@@ -49,6 +50,8 @@ struct transaction {
 	unsigned long long size;   /* content octets received */
 	int too_big;
 	struct data_reader bdat;   /* BDAT: checks content across chunks */
+	int discard;               /* a rule said: accept, deliver nowhere */
+	int data_checked;          /* BDAT: the data stage was asked */
 	int fail_code;             /* BDAT: the reply every later chunk gets */
 	const char *fail_enh;
 	char fail_text[128];
@@ -76,6 +79,16 @@ struct session {
 	char *auth_user;           /* after a successful AUTH, else NULL */
 	unsigned auth_mech;        /* AUTH_MECH_* that succeeded */
 	struct auth_exchange *auth; /* the AUTH exchange in progress */
+	unsigned char client[16];  /* client address (v4-mapped), after PROXY/XCLIENT */
+	char *client_name;         /* XCLIENT NAME, or NULL */
+	const struct policy_ruleset *rules;
+	struct policy_rng rng;
+	unsigned stage_counts[ST_COUNT];
+	int tarpit_ms;             /* delay before every reply, 0 = none */
+	int discard;               /* discard every message of the session */
+	int close_after_reply;     /* a rule said: disconnect after this reply */
+	int replying;              /* inside session_reply: no nested delays */
+	int xclient_ok;            /* the client may use XCLIENT */
 	long long session_deadline; /* monotonic ms */
 	long long stop_deadline;    /* monotonic ms, 0 = not stopping */
 };
@@ -92,6 +105,24 @@ void session_tx_reset(struct session *s);
 long long session_wait_until(struct session *s, long long deadline);
 void session_timeout_close(struct session *s, long long now);
 
+/* Wait ms (interruptible by a stop request); 0, or -1 if the session must end. */
+int session_pause(struct session *s, int ms);
+
+/*
+ * session_policy.c: ask the rules about a stage. Returns 0 to go on
+ * (possibly after delays, or with the transaction marked for discard),
+ * 1 when a rule replied instead (reject/defer), -1 when the session is
+ * closing (disconnect). rcpt is the recipient at stage rcpt, verb the
+ * command at stage command (else -1).
+ */
+int session_policy(struct session *s, enum policy_stage st, const char *rcpt, int verb);
+/* Connection limits and the early-talker test, before the greeting; -1 closes. */
+int session_admit(struct session *s);
+/* Limits checked at MAIL: messages per session and per client per minute. */
+int session_mail_limits(struct session *s);
+/* Non-SMTP commands and unadvertised pipelining; -1 when the session closes. */
+int session_protocol_check(struct session *s, const struct smtp_command *cmd);
+
 void session_cmd_mail(struct session *s, const struct smtp_command *cmd);
 void session_cmd_rcpt(struct session *s, const struct smtp_command *cmd);
 void session_cmd_data(struct session *s, const struct smtp_command *cmd);
@@ -102,6 +133,15 @@ int session_tls_offered(const struct session *s);
 int session_tls_handshake(struct session *s);
 int session_check_starttls(struct session *s, const struct smtp_command *cmd);
 void session_cmd_starttls(struct session *s, const struct smtp_command *cmd);
+
+/* session_xclient.c */
+int session_xclient_offered(const struct session *s);
+int session_check_xclient(struct session *s, const struct smtp_command *cmd);
+void session_cmd_xclient(struct session *s, const struct smtp_command *cmd);
+/* Read a PROXY header if the listener expects one; -1 closes. */
+int session_proxy_header(struct session *s);
+/* Set the client address (and its printable form) from a sockaddr. */
+void session_set_client(struct session *s, const struct sockaddr *sa);
 
 /* session_auth.c */
 unsigned session_auth_mechs(const struct session *s);

@@ -114,6 +114,8 @@ void
 session_cmd_starttls(struct session *s, const struct smtp_command *cmd)
 {
 	(void)cmd;
+	if (session_policy(s, ST_STARTTLS, NULL, -1) != 0)
+		return;
 	session_reply(s, 220, "2.0.0", "Ready to start TLS");
 	if (netio_flush(&s->io, s->cfg->timeout_command_ms) != NETIO_OK) {
 		log_info("%s: write error after STARTTLS", s->id);

@@ -135,6 +135,9 @@ worker_main(const struct worker_ctx *w)
 		.dlv = &dlv,
 		.tls = w->tls,
 		.authdb = w->authdb,
+		.sb = w->sb,
+		.slot = w->slot,
+		.rl = w->rl,
 		.waitmask = &waitmask,
 		.stop = &worker_stop,
 	};

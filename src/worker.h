@@ -17,6 +17,7 @@
 struct authdb;
 struct config;
 struct tls_server;
+struct ratelimit;
 struct listener;
 struct scoreboard;
 
@@ -26,6 +27,7 @@ struct worker_ctx {
 	size_t nlisteners;
 	struct tls_server *tls;       /* NULL when no listener uses TLS */
 	const struct authdb *authdb;
+	struct ratelimit *rl;         /* per-client rates, or NULL */
 	struct scoreboard *sb;
 	int slot;
 	int wake_fd;      /* write end of the master's wake pipe */

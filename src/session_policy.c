@@ -1,0 +1,331 @@
+/*
+ * session_policy - where the session meets the rules and the limits:
+ * asking policy_eval() at each stage and carrying out its verdict
+ * (replies, delays, tarpit, throttle, discard, disconnect); connection
+ * limits and the early-talker test before the greeting; message limits
+ * at MAIL; non-SMTP commands and unadvertised pipelining.
+ *
+ * Every refusal is logged with the rule's line (or the limit's name), so
+ * a test that got an unexpected reply can find out why.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "deliver.h"
+#include "monotime.h"
+#include "ratelimit.h"
+#include "scoreboard.h"
+#include "session_priv.h"
+
+int
+session_pause(struct session *s, int ms)
+{
+	long long deadline = monotime_ms() + ms;
+
+	for (;;) {
+		long long until = session_wait_until(s, deadline);
+		long long now = monotime_ms();
+		struct timespec ts;
+
+		if (now >= until)
+			return until < deadline ? -1 : 0;
+		ts.tv_sec = (time_t)((until - now) / 1000);
+		ts.tv_nsec = (long)((until - now) % 1000) * 1000000L;
+		if (ppoll(NULL, 0, &ts, s->env->waitmask) < 0 && errno != EINTR)
+			return 0;
+	}
+}
+
+/* Expand %r %s %c %h %l %% in a rule's reply text. */
+static void
+expand(const struct session *s, const char *rcpt, const char *text, char *out, size_t outlen)
+{
+	size_t k = 0;
+
+	for (const char *p = text; *p && k + 1 < outlen; p++) {
+		const char *sub = NULL;
+		if (*p == '%' && p[1] != '\0') {
+			switch (p[1]) {
+			case 'r': sub = rcpt ? rcpt : ""; break;
+			case 's': sub = s->tx.sender ? s->tx.sender : ""; break;
+			case 'c': sub = s->peer; break;
+			case 'h': sub = s->helo ? s->helo : ""; break;
+			case 'l': sub = s->env->listener; break;
+			case '%': sub = "%"; break;
+			}
+		}
+		if (sub == NULL) {
+			out[k++] = *p;
+			continue;
+		}
+		p++;
+		for (; *sub && k + 1 < outlen; sub++)
+			out[k++] = *sub;
+	}
+	out[k] = '\0';
+}
+
+static void
+rule_reply(struct session *s, const struct policy_rule *r, const char *rcpt, int code,
+    const char *enh, const char *text)
+{
+	char buf[1024];
+
+	if (r->code != 0)
+		code = r->code;
+	if (r->enh[0] != '\0')
+		enh = r->enh;
+	else if (r->code != 0)
+		enh = code / 100 == 4 ? "4.7.1" : code / 100 == 5 ? "5.7.1" : "2.0.0";
+	expand(s, rcpt, r->text ? r->text : text, buf, sizeof(buf));
+	session_reply(s, code, enh, "%s", buf);
+}
+
+static void
+fill_facts(const struct session *s, enum policy_stage st, const char *rcpt, int verb,
+    struct policy_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	memcpy(f->addr, s->client, 16);
+	f->listener = s->env->listener;
+	f->tls = s->tls.active;
+	f->authenticated = s->auth_user != NULL;
+	f->helo = s->helo;
+	f->sender = s->tx.sender;
+	f->rcpt = rcpt;
+	f->size = st == ST_EOM ? (long long)s->tx.size : s->tx.declared_size;
+	f->verb = verb;
+	f->counts = s->stage_counts;
+}
+
+int
+session_policy(struct session *s, enum policy_stage st, const char *rcpt, int verb)
+{
+	const struct policy *p = &s->cfg->policy;
+	struct policy_facts f;
+	struct policy_verdict v;
+
+	s->stage_counts[st]++;
+	if (s->rules == NULL || s->rules->n == 0)
+		return 0;
+	fill_facts(s, st, rcpt, verb, &f);
+	policy_eval(p, s->rules, st, &f, &s->rng, &v);
+	if (v.tarpit_ms >= 0)
+		s->tarpit_ms = v.tarpit_ms;
+	if (v.throttle >= 0)
+		s->io.throttle = v.throttle;
+	if (v.delay_ms > 0) {
+		log_info("%s: %s: delayed %d ms by policy", s->id, policy_stage_name(st), v.delay_ms);
+		if (netio_flush(&s->io, s->cfg->timeout_command_ms) != NETIO_OK ||
+		    session_pause(s, v.delay_ms) != 0) {
+			session_timeout_close(s, monotime_ms());
+			return -1;
+		}
+	}
+	if (v.rule == NULL)
+		return 0;
+
+	const struct policy_rule *r = v.rule;
+	log_info("%s: %s: %s by rule at line %d", s->id, policy_stage_name(st),
+	    policy_action_name(v.action), r->line);
+	switch (v.action) {
+	case ACT_REJECT:
+		if (st == ST_CONNECT)
+			rule_reply(s, r, rcpt, 554, "5.7.1", "Error: connection rejected by policy");
+		else if (st == ST_RCPT)
+			rule_reply(s, r, rcpt, 550, "5.7.1", "<%r>: Recipient address rejected by policy");
+		else
+			rule_reply(s, r, rcpt, 550, "5.7.1", "Error: rejected by policy");
+		if (st == ST_CONNECT)
+			session_set_state(s, S_CLOSING);
+		return 1;
+	case ACT_DEFER:
+		if (st == ST_CONNECT) {
+			rule_reply(s, r, rcpt, 421, "4.7.0", "Error: try again later");
+			session_set_state(s, S_CLOSING);
+		} else {
+			rule_reply(s, r, rcpt, 450, "4.7.1", "Error: try again later");
+		}
+		return 1;
+	case ACT_DISCONNECT:
+		if (r->after) {
+			s->close_after_reply = 1;
+			return 0;
+		}
+		if (r->reply)
+			rule_reply(s, r, rcpt, 421, "4.7.0", "Error: closing connection");
+		session_set_state(s, S_CLOSING);
+		return -1;
+	case ACT_DISCARD:
+		if (st == ST_MAIL || st == ST_RCPT || st == ST_DATA || st == ST_EOM)
+			s->tx.discard = 1;
+		else
+			s->discard = 1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* --- before the greeting --- */
+
+/*
+ * Anything sent before the greeting (postscreen's pregreet test)? Waits
+ * up to smtp.greeting_delay for it. 1: it talked; 0: it did not; -1: it
+ * went away (a health check), or the session must end.
+ */
+static int
+early_talker(struct session *s)
+{
+	long long deadline = monotime_ms() + s->cfg->greeting_delay_ms;
+
+	if (netio_pending(&s->io) > 0)
+		return 1;
+	for (;;) {
+		long long until = session_wait_until(s, deadline);
+		long long now = monotime_ms();
+
+		switch (netio_fill(&s->io, now < until ? (int)(until - now) : 0)) {
+		case NETIO_OK:
+			return 1;
+		case NETIO_INTERRUPTED:
+			if (monotime_ms() < until)
+				continue;
+			/* FALLTHROUGH */
+		case NETIO_TIMEOUT:
+			if (until < deadline)
+				return -1; /* stopping */
+			return 0;
+		case NETIO_EOF:
+		case NETIO_ERROR:
+		default:
+			log_info("%s: lost connection before the greeting", s->id);
+			return -1;
+		}
+	}
+}
+
+int
+session_admit(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+
+	if (s->env->sb != NULL) {
+		int total, same;
+		memcpy(s->env->sb->slots[s->env->slot].client, s->client, 16);
+		scoreboard_count_sessions(s->env->sb, s->client, &total, &same);
+		if (cfg->max_connections > 0 && total > cfg->max_connections) {
+			log_info("%s: refused: %d sessions at once (limits.connections %d)", s->id,
+			    total, cfg->max_connections);
+			session_reply(s, 421, "4.7.0", "%s Error: too many connections, try again later",
+			    cfg->hostname);
+			return -1;
+		}
+		if (cfg->max_connections_per_client > 0 && same > cfg->max_connections_per_client) {
+			log_info("%s: refused: %d sessions from [%s] (limits.connections_per_client %d)",
+			    s->id, same, s->peer, cfg->max_connections_per_client);
+			session_reply(s, 421, "4.7.0", "%s Error: too many connections from [%s]",
+			    cfg->hostname, s->peer);
+			return -1;
+		}
+	}
+	if (s->env->rl != NULL &&
+	    ratelimit_hit(s->env->rl, s->client, RL_CONNECTIONS,
+	    (unsigned long)cfg->connection_rate, time(NULL)) < 0) {
+		log_info("%s: refused: more than %d connections per minute from [%s]"
+		    " (limits.connection_rate)", s->id, cfg->connection_rate, s->peer);
+		session_reply(s, 421, "4.7.0", "%s Error: too many connections from [%s], slow down",
+		    cfg->hostname, s->peer);
+		return -1;
+	}
+	if (cfg->early_talker != EARLY_ALLOW) {
+		int talked = early_talker(s);
+		if (talked < 0)
+			return -1;
+		if (talked) {
+			log_info("%s: early talker: [%s] sent data before the greeting", s->id, s->peer);
+			if (cfg->early_talker == EARLY_REJECT)
+				session_reply(s, 554, "5.5.1", "%s Error: talking before the greeting",
+				    cfg->hostname);
+			return -1;
+		}
+	} else if (cfg->greeting_delay_ms > 0 && session_pause(s, cfg->greeting_delay_ms) != 0) {
+		return -1;
+	}
+	return 0;
+}
+
+int
+session_mail_limits(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+
+	if (cfg->messages_per_session > 0 && s->messages >= (unsigned long)cfg->messages_per_session) {
+		log_info("%s: refused: %lu messages in this session (limits.messages_per_session)",
+		    s->id, s->messages);
+		session_reply(s, 421, "4.7.0", "%s Error: too many messages in this session",
+		    cfg->hostname);
+		session_set_state(s, S_CLOSING);
+		return -1;
+	}
+	if (s->env->rl != NULL &&
+	    ratelimit_hit(s->env->rl, s->client, RL_MESSAGES, (unsigned long)cfg->message_rate,
+	    time(NULL)) < 0) {
+		log_info("%s: refused: more than %d messages per minute from [%s]"
+		    " (limits.message_rate)", s->id, cfg->message_rate, s->peer);
+		session_reply(s, 450, "4.7.1", "Error: too many messages from [%s], slow down",
+		    s->peer);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- protocol enforcement --- */
+
+/* A verb a web or proxy client sends, or a header-like "Name:" line. */
+static int
+non_smtp(const struct smtp_command *cmd)
+{
+	static const char *const http[] = { "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS",
+		"CONNECT", "TRACE", "PATCH" };
+
+	if (cmd->verb != VERB_UNKNOWN)
+		return 0;
+	for (size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++)
+		if (cmd->verb_len == strlen(http[i]) &&
+		    strncmp(cmd->verb_text, http[i], cmd->verb_len) == 0)
+			return 1;
+	return cmd->verb_len > 1 && cmd->verb_text[cmd->verb_len - 1] == ':';
+}
+
+int
+session_protocol_check(struct session *s, const struct smtp_command *cmd)
+{
+	if (s->cfg->reject_non_smtp && non_smtp(cmd)) {
+		log_info("%s: non-SMTP command from [%s]", s->id, s->peer);
+		session_reply(s, 521, "5.7.0", "%s Error: not an SMTP client, closing connection",
+		    s->cfg->hostname);
+		session_set_state(s, S_CLOSING);
+		return -1;
+	}
+	/*
+	 * RFC 2920: without PIPELINING advertised (or after HELO) a client
+	 * must wait for each reply. Data buffered behind a command means it
+	 * did not; BDAT is followed by its chunk, which is not a command.
+	 */
+	int advertised = s->esmtp && (s->cfg->extensions & EXT_PIPELINING);
+	if (s->cfg->pipelining_check && !advertised && s->auth_user == NULL &&
+	    cmd->verb != VERB_BDAT && netio_pending(&s->io) > 0) {
+		log_info("%s: improper pipelining after %s from [%s]", s->id,
+		    parser_verb_name(cmd->verb), s->peer);
+		session_reply(s, 554, "5.5.0", "Error: SMTP protocol synchronization");
+		session_set_state(s, S_CLOSING);
+		return -1;
+	}
+	return 0;
+}
