@@ -234,6 +234,11 @@ config_load(struct config *cfg, const char *path, struct buf *errors)
 	}
 	free(cfg->path);
 	cfg->path = xstrdup(path);
+	/* The policy comes from the file alone: loading again starts afresh. */
+	policy_free(&cfg->policy);
+	config_policy_defaults(cfg);
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		cfg->listeners[i].ruleset = 0;
 
 	const config_setting_t *root = config_root_setting(&lc);
 	/* Classes first: rules anywhere in the file refer to them. */

@@ -139,8 +139,8 @@ load_domlist(struct domlist *l, const config_setting_t *s, const char *what, con
 {
 	int rc = 0;
 
-	if (!is_string_list(s)) {
-		config_error_at(errors, s, file, "'%s' must be a list of domains, e.g. [ \"example.com\", \".example.net\" ]", what);
+	if (!is_string_list(s) || config_setting_length(s) == 0) {
+		config_error_at(errors, s, file, "'%s' must be a non-empty list of domains, e.g. [ \"example.com\", \".example.net\" ]", what);
 		return -1;
 	}
 	for (int i = 0; i < config_setting_length(s); i++) {
@@ -270,8 +270,9 @@ m_action(struct rule_ctx *c)
 static int
 m_client(struct rule_ctx *c)
 {
-	if (config_setting_type(c->s) != CONFIG_TYPE_STRING && !is_string_list(c->s)) {
-		config_error_at(c->errors, c->s, c->file, "'%s' must be a class name, a network, or a list of them", c->name);
+	if (config_setting_type(c->s) != CONFIG_TYPE_STRING &&
+	    (!is_string_list(c->s) || config_setting_length(c->s) == 0)) {
+		config_error_at(c->errors, c->s, c->file, "'%s' must be a class name, a network, or a non-empty list of them", c->name);
 		return -1;
 	}
 	if (c->client != NULL) {
@@ -305,8 +306,8 @@ m_listener(struct rule_ctx *c)
 		r->listeners[r->nlisteners++] = xstrdup(config_setting_get_string(c->s));
 		return 0;
 	}
-	if (!is_string_list(c->s)) {
-		config_error_at(c->errors, c->s, c->file, "'listener' must be a listener name or a list of names");
+	if (!is_string_list(c->s) || config_setting_length(c->s) == 0) {
+		config_error_at(c->errors, c->s, c->file, "'listener' must be a listener name or a non-empty list of names");
 		return -1;
 	}
 	r->listeners = xcalloc((size_t)config_setting_length(c->s) + 1, sizeof(char *));
@@ -448,8 +449,8 @@ m_command(struct rule_ctx *c)
 
 	if (config_setting_type(c->s) == CONFIG_TYPE_STRING)
 		return one_verb(c, c->s, config_setting_get_string(c->s));
-	if (!is_string_list(c->s)) {
-		config_error_at(c->errors, c->s, c->file, "'command' must be a command name or a list of them, e.g. [ \"MAIL\", \"RCPT\" ]");
+	if (!is_string_list(c->s) || config_setting_length(c->s) == 0) {
+		config_error_at(c->errors, c->s, c->file, "'command' must be a command name or a non-empty list of them, e.g. [ \"MAIL\", \"RCPT\" ]");
 		return -1;
 	}
 	for (int i = 0; i < config_setting_length(c->s); i++)
@@ -617,6 +618,8 @@ check_rule(struct rule_ctx *c, const config_setting_t *e)
 		RULE_ERROR("sender conditions apply only to stages mail, rcpt, data and eom");
 	if (r->size_over >= 0 && st != ST_MAIL && st != ST_RCPT && st != ST_DATA && st != ST_EOM)
 		RULE_ERROR("'size_over' applies only to stages mail, rcpt, data and eom");
+	if ((r->helo_re || r->helo_domains.n) && st == ST_CONNECT)
+		RULE_ERROR("HELO conditions do not apply to stage \"connect\" (no HELO yet)");
 	if (r->verbs != 0 && st != ST_COMMAND)
 		RULE_ERROR("'command' applies only to stage \"command\"");
 	int replying = r->action == ACT_REJECT || r->action == ACT_DEFER ||
@@ -827,6 +830,23 @@ config_policy_resolve(struct config *cfg, struct buf *errors)
 				buf_printf(errors, "%s:%d: ruleset '%s' is defined twice\n", file,
 				    p->rulesets[i].line, p->rulesets[i].name);
 				rc = -1;
+			}
+		}
+	}
+	for (size_t i = 0; i < p->nrulesets; i++) {
+		const struct policy_ruleset *rs = &p->rulesets[i];
+		for (size_t k = 0; k < rs->n; k++) {
+			const struct policy_rule *r = &rs->rules[k];
+			for (size_t j = 0; j < r->nlisteners; j++) {
+				size_t m;
+				for (m = 0; m < cfg->nlisteners; m++)
+					if (strcmp(cfg->listeners[m].name, r->listeners[j]) == 0)
+						break;
+				if (m == cfg->nlisteners) {
+					buf_printf(errors, "%s:%d: rule names unknown listener '%s'\n", file,
+					    r->line, r->listeners[j]);
+					rc = -1;
+				}
 			}
 		}
 	}

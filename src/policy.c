@@ -190,6 +190,9 @@ policy_domain_in(const struct domlist *l, const char *address)
 enum domain_kind
 policy_domain_kind(const struct policy *p, const char *address)
 {
+	/* A bare "postmaster" (RFC 5321 4.5.1) is always for this server. */
+	if (strchr(address, '@') == NULL)
+		return DOM_LOCAL;
 	if (policy_domain_in(&p->local_domains, address))
 		return DOM_LOCAL;
 	if (policy_domain_in(&p->relay_domains, address))
