@@ -357,7 +357,8 @@ proceed_rset(struct session *s, const struct smtp_command *cmd)
 {
 	(void)cmd;
 	session_tx_reset(s);
-	session_set_state(s, s->helo != NULL ? S_GREETED : S_CONNECTED);
+	/* RSET ends a transaction; it does not stand in for HELO/EHLO. */
+	session_set_state(s, s->state == S_CONNECTED ? S_CONNECTED : S_GREETED);
 	session_reply(s, 250, "2.0.0", "Ok");
 }
 

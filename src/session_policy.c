@@ -319,6 +319,9 @@ session_protocol_check(struct session *s, const struct smtp_command *cmd)
 	 * did not; BDAT is followed by its chunk, which is not a command.
 	 */
 	int advertised = s->esmtp && (s->cfg->extensions & EXT_PIPELINING);
+	/* RFC 2920 3.1: EHLO and HELO always end a group. */
+	if (cmd->verb == VERB_EHLO || cmd->verb == VERB_HELO)
+		advertised = 0;
 	if (s->cfg->pipelining_check && !advertised && s->auth_user == NULL &&
 	    cmd->verb != VERB_BDAT && netio_pending(&s->io) > 0) {
 		log_info("%s: improper pipelining after %s from [%s]", s->id,

@@ -59,12 +59,10 @@ session_cmd_xclient(struct session *s, const struct smtp_command *cmd)
 		free(s->client_name);
 		s->client_name = xstrdup(xa.name);
 	}
-	if (xa.present & XCLIENT_HELO) {
-		free(s->helo);
-		s->helo = xstrdup(xa.helo);
-	}
-	if (xa.present & XCLIENT_PROTO)
-		s->esmtp = xa.esmtp;
+	/* A new client: what the old one said in HELO/EHLO is forgotten. */
+	free(s->helo);
+	s->helo = (xa.present & XCLIENT_HELO) ? xstrdup(xa.helo) : NULL;
+	s->esmtp = (xa.present & XCLIENT_PROTO) ? xa.esmtp : 0;
 	if (xa.present & XCLIENT_LOGIN) {
 		free(s->auth_user);
 		s->auth_user = xstrdup(xa.login);
