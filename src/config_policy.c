@@ -653,6 +653,9 @@ check_rule(struct rule_ctx *c, const config_setting_t *e)
 	if (r->action == ACT_DISCARD && st != ST_CONNECT && st != ST_HELO && st != ST_MAIL &&
 	    st != ST_RCPT && st != ST_DATA && st != ST_EOM && st != ST_AUTH)
 		RULE_ERROR("discard applies to stages connect, helo, auth, mail, rcpt, data and eom");
+	if (r->action == ACT_DISCONNECT && r->after && (has_member(e, "reply") ||
+	    has_member(e, "code") || has_member(e, "status") || has_member(e, "text")))
+		RULE_ERROR("with after = true the normal reply is sent: 'reply', 'code', 'status' and 'text' do not apply");
 	if (r->action == ACT_DISCONNECT && r->after && st == ST_CONNECT)
 		RULE_ERROR("'after' does not apply to stage connect (there is no reply to wait for)");
 	if (r->action == ACT_GREYLIST && !c->cfg->policy.greylist_warned) {

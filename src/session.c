@@ -24,6 +24,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "ratelimit.h"
+#include "scoreboard.h"
 #include "monotime.h"
 #include "session_priv.h"
 #include "xmalloc.h"
@@ -601,6 +602,8 @@ session_run(const struct session_env *env, int fd, const char *id,
 	s.tx.declared_size = -1;
 	snprintf(s.id, sizeof(s.id), "%s", id);
 	session_set_client(&s, peer);
+	if (env->sb != NULL) /* limits count this client from now on */
+		memcpy(env->sb->slots[env->slot].client, s.client, 16);
 	addr_string(local, s.local, sizeof(s.local), &s.local_port);
 	s.session_deadline = monotime_ms() + s.cfg->timeout_session_ms;
 	s.rules = &s.cfg->policy.rulesets[env->lconf->ruleset];

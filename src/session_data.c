@@ -77,7 +77,8 @@ begin_message(struct session *s, char *err, size_t errlen)
 			.date = time(NULL),
 			.tls = &s->tls,
 			.auth_user = s->auth_user,
-			.auth_mech = s->auth_user ? auth_mech_name(s->auth_mech) : NULL,
+			.auth_mech = s->auth_user == NULL ? NULL :
+			    s->auth_mech != 0 ? auth_mech_name(s->auth_mech) : "XCLIENT",
 		};
 		buf_init(&hdr);
 		trace_headers(&hdr, &ti);

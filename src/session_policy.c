@@ -141,7 +141,7 @@ session_policy(struct session *s, enum policy_stage st, const char *rcpt, int ve
 			rule_reply(s, r, rcpt, 550, "5.7.1", "<%r>: Recipient address rejected by policy");
 		else
 			rule_reply(s, r, rcpt, 550, "5.7.1", "Error: rejected by policy");
-		if (st == ST_CONNECT)
+		if (st == ST_CONNECT || r->code == 421)
 			session_set_state(s, S_CLOSING);
 		return 1;
 	case ACT_DEFER:
@@ -150,6 +150,8 @@ session_policy(struct session *s, enum policy_stage st, const char *rcpt, int ve
 			session_set_state(s, S_CLOSING);
 		} else {
 			rule_reply(s, r, rcpt, 450, "4.7.1", "Error: try again later");
+			if (r->code == 421) /* 421 means the server closes */
+				session_set_state(s, S_CLOSING);
 		}
 		return 1;
 	case ACT_DISCONNECT:
@@ -243,7 +245,8 @@ session_admit(struct session *s)
 		    cfg->hostname, s->peer);
 		return -1;
 	}
-	if (cfg->early_talker != EARLY_ALLOW) {
+	/* The test needs a window to catch talkers in: greeting_delay. */
+	if (cfg->early_talker != EARLY_ALLOW && cfg->greeting_delay_ms > 0) {
 		int talked = early_talker(s);
 		if (talked < 0)
 			return -1;
@@ -298,7 +301,7 @@ non_smtp(const struct smtp_command *cmd)
 		return 0;
 	for (size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++)
 		if (cmd->verb_len == strlen(http[i]) &&
-		    strncmp(cmd->verb_text, http[i], cmd->verb_len) == 0)
+		    strncasecmp(cmd->verb_text, http[i], cmd->verb_len) == 0)
 			return 1;
 	return cmd->verb_len > 1 && cmd->verb_text[cmd->verb_len - 1] == ':';
 }

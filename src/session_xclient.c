@@ -51,8 +51,12 @@ session_cmd_xclient(struct session *s, const struct smtp_command *cmd)
 		session_reply(s, 501, "5.5.4", "Bad XCLIENT attribute: %s", why);
 		return;
 	}
-	if (xa.present & XCLIENT_ADDR)
+	if (xa.present & XCLIENT_ADDR) {
+		int port = s->peer_port;
 		session_set_client(s, (const struct sockaddr *)&xa.addr);
+		if (!(xa.present & XCLIENT_PORT))
+			s->peer_port = port;
+	}
 	if (xa.present & XCLIENT_PORT)
 		s->peer_port = xa.port;
 	if (xa.present & XCLIENT_NAME) {
@@ -76,6 +80,9 @@ session_cmd_xclient(struct session *s, const struct smtp_command *cmd)
 	    s->auth_user ? " login=" : "", s->auth_user ? s->auth_user : "");
 	/* Back to the start: connect rules again, then a new greeting. */
 	session_tx_reset(s);
+	s->tarpit_ms = 0;
+	s->io.throttle = 0;
+	s->discard = 0;
 	memset(s->stage_counts, 0, sizeof(s->stage_counts));
 	session_set_state(s, S_CONNECTED);
 	if (session_policy(s, ST_CONNECT, NULL, -1) != 0)

@@ -1902,6 +1902,10 @@ static const struct bad_policy {
 	  "rules = ( { stage = \"rcpt\"; action = \"accept\";\n"
 	  "  listener = \"smpt\"; } );\n",
 	  2, "rule names unknown listener 'smpt'", 1 },
+	{ "reply settings with after",
+	  "rules = (\n"
+	  "  { stage = \"command\"; action = \"disconnect\"; after = true; reply = true; } );\n",
+	  2, "with after = true the normal reply is sent", 1 },
 	{ "helo condition at connect",
 	  "rules = (\n"
 	  "  { stage = \"connect\"; action = \"reject\"; helo = \"x\"; } );\n",

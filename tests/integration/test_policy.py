@@ -157,7 +157,7 @@ class Relay(PolicyTest):
         self.assertEqual(self.ehlo(c).code, 250)
         r = c.cmd("XCLIENT ADDR=203.0.113.7 NAME=spam.example")
         self.assertEqual((r.code, r.text), (220, "mx.test ESMTP smtptrapd"))
-        self.d.wait_log(r": XCLIENT: client is now \[203\.0\.113\.7\]:0 name=spam\.example$")
+        self.d.wait_log(r": XCLIENT: client is now \[203\.0\.113\.7\]:\d+ name=spam\.example$")
         # Back at the start: EHLO first.
         r = c.cmd("MAIL FROM:<a@spam.example>")
         self.assertEqual((r.code, r.text), (503, "5.5.1 Error: send HELO/EHLO first"))
@@ -187,7 +187,7 @@ class Relay(PolicyTest):
         c = self.on("smtp")
         self.assertEqual(self.ehlo(c).code, 250)
         self.assertEqual(c.cmd("XCLIENT ADDR=203.0.113.7 LOGIN=alice").code, 220)
-        self.d.wait_log(r": XCLIENT: client is now \[203\.0\.113\.7\]:0 login=alice$")
+        self.d.wait_log(r": XCLIENT: client is now \[203\.0\.113\.7\]:\d+ login=alice$")
         self.assert_inside(self.rcpts(c))
         # LOGIN=[UNAVAILABLE] takes it back.
         self.assertEqual(c.cmd("RSET").code, 250)
@@ -684,6 +684,45 @@ class NonSmtp(PolicyTest):
         c = self.connect()
         self.assertEqual(self.ehlo(c).code, 250)
         self.assertEqual(rt(c.cmd("POST /x HTTP/1.1")), NOT_SMTP)
+        self.assertTrue(c.closed())
+
+
+class NonSmtpAnyCase(PolicyTest):
+    LISTEN = True
+    CONFIG = 'server = { hostname = "mx.test"; };'
+
+    def test_lowercase_get(self):
+        c = self.connect()
+        c.send("get / HTTP/1.1\r\n")
+        self.assertEqual(rt(c.reply()), NOT_SMTP)
+        self.assertTrue(c.closed())
+
+
+class NoGreetingDelay(PolicyTest):
+    """Without smtp.greeting_delay there is no window: nobody is an early talker."""
+    LISTEN = True
+
+    def test_client_writing_at_once_is_served(self):
+        for _ in range(10):
+            c = self.d.connect()
+            self.clients.append(c)
+            c.send("EHLO quick.example\r\n")
+            self.assertEqual(c.reply().code, 220)
+            self.assertEqual(c.reply().code, 250)
+        self.assertEqual(self.d.find_all(r"early talker"), [])
+
+
+class Reply421Closes(PolicyTest):
+    LISTEN = True
+    CONFIG = """
+    rules = ( { stage = "mail"; action = "defer"; code = 421; status = "4.3.2"; text = "going down"; } );
+    """
+
+    def test_421_from_a_rule_closes(self):
+        c = self.connect()
+        self.assertEqual(self.ehlo(c).code, 250)
+        r = c.cmd("MAIL FROM:<a@example.com>")
+        self.assertEqual((r.code, r.text), (421, "4.3.2 going down"))
         self.assertTrue(c.closed())
 
 
