@@ -16,7 +16,6 @@
 #include <strings.h>
 
 #include "config.h"
-#include "deliver.h"
 #include "monotime.h"
 #include "ratelimit.h"
 #include "scoreboard.h"

@@ -357,6 +357,42 @@ class ToolMixin:
                 argv[0], CLIENT_TIMEOUT, (e.stdout or b"").decode("utf-8", "replace"),
                 (e.stderr or b"").decode("utf-8", "replace")))
 
+    def assert_ok(self, p):
+        self.assertEqual(p.returncode, 0, self.show(p))
+
+    def write_file(self, name, data, mode=None):
+        """Write data to a file in the daemon's directory; its path."""
+        path = os.path.join(self.d.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        if mode is not None:
+            os.chmod(path, mode)
+        return path
+
+    @staticmethod
+    def show(p):
+        return "argv: %r\nexit: %d\nstdout:\n%s\nstderr:\n%s" % (
+            p.args, p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"))
+
+    @staticmethod
+    def swaks_data(p, tls=False):
+        """The DATA content swaks sent, rebuilt from its transcript (" -> "
+        lines, " ~> " over TLS, after the 354 up to the lone dot), with
+        dot-stuffing undone."""
+        sent, got = (b" ~> ", b"<~  354 ") if tls else (b" -> ", b"<-  354 ")
+        lines = [l[:-1] if l.endswith(b"\r") else l for l in p.stdout.split(b"\n")]
+        start = next(i for i, l in enumerate(lines) if l.startswith(got))
+        out = []
+        for l in lines[start + 1:]:
+            if not l.startswith(sent):
+                continue
+            l = l[4:]
+            if l == b".":
+                return b"".join(out)
+            out.append((l[1:] if l.startswith(b".") else l) + b"\r\n")
+        raise AssertionError("no end of data in swaks transcript")
+
 
 def main():
     unittest.main(verbosity=2)

@@ -28,37 +28,6 @@ def parse(content):
 class ToolTest(ToolMixin, DaemonTest):
     """Helpers for running an external client binary."""
 
-    @staticmethod
-    def swaks_data(p):
-        """The DATA content swaks sent, rebuilt from its transcript (" -> "
-        lines after the 354 up to the lone dot), with dot-stuffing undone."""
-        lines = [l[:-1] if l.endswith(b"\r") else l for l in p.stdout.split(b"\n")]
-        start = next(i for i, l in enumerate(lines) if l.startswith(b"<-  354 "))
-        out = []
-        for l in lines[start + 1:]:
-            if not l.startswith(b" -> "):
-                continue
-            l = l[4:]
-            if l == b".":
-                return b"".join(out)
-            out.append((l[1:] if l.startswith(b".") else l) + b"\r\n")
-        raise AssertionError("no end of data in swaks transcript")
-
-    @staticmethod
-    def show(p):
-        return "argv: %r\nexit: %d\nstdout:\n%s\nstderr:\n%s" % (
-            p.args, p.returncode, p.stdout.decode("utf-8", "replace"),
-            p.stderr.decode("utf-8", "replace"))
-
-    def assert_ok(self, p):
-        self.assertEqual(p.returncode, 0, self.show(p))
-
-    def write_file(self, name, data):
-        path = os.path.join(self.d.dir, name)
-        with open(path, "wb") as f:
-            f.write(data)
-        return path
-
 
 # --------------------------------------------------------------------------
 # Python smtplib

@@ -60,25 +60,6 @@ class TlsTest(ToolMixin, DaemonTest):
         self.submission = self.d.port_of["submission"]
         self.smtps = self.d.port_of["smtps"]
 
-    # -- external tools ----------------------------------------------------
-
-    @staticmethod
-    def show(p):
-        return "argv: %r\nexit: %d\nstdout:\n%s\nstderr:\n%s" % (
-            p.args, p.returncode, p.stdout.decode("utf-8", "replace"),
-            p.stderr.decode("utf-8", "replace"))
-
-    def assert_ok(self, p):
-        self.assertEqual(p.returncode, 0, self.show(p))
-
-    def write_file(self, name, data, mode=None):
-        path = os.path.join(self.d.dir, name)
-        with open(path, "wb") as f:
-            f.write(data)
-        if mode is not None:
-            os.chmod(path, mode)
-        return path
-
     # -- the stored message --------------------------------------------------
 
     def assert_nothing_stored(self, why=""):
@@ -412,22 +393,6 @@ class Swaks(TlsTest):
                               "--header", "Subject: swaks over TLS",
                               "--body", "hello swaks"] + list(args))
 
-    @staticmethod
-    def swaks_data(p):
-        """The DATA content swaks sent over TLS, rebuilt from its transcript
-        (" ~> " lines after the 354 up to the lone dot), dot-stuffing undone."""
-        lines = [l[:-1] if l.endswith(b"\r") else l for l in p.stdout.split(b"\n")]
-        start = next(i for i, l in enumerate(lines) if l.startswith(b"<~  354 "))
-        out = []
-        for l in lines[start + 1:]:
-            if not l.startswith(b" ~> "):
-                continue
-            l = l[4:]
-            if l == b".":
-                return b"".join(out)
-            out.append((l[1:] if l.startswith(b".") else l) + b"\r\n")
-        raise AssertionError("no end of data in swaks transcript")
-
     def check(self, p, mech):
         self.assert_ok(p)
         out = p.stdout.decode("utf-8", "replace")
@@ -440,7 +405,7 @@ class Swaks(TlsTest):
             self.assertNotIn("AUTH ", "\n".join(l for l in out.split("\n")
                                                 if l.startswith(" ~> ")), self.show(p))
         data = self.assert_stored("a@example.com", ["b@example.com"], "swaks.example", mech,
-                                  self.swaks_data(p), cipher=m.group(1), why=self.show(p))
+                                  self.swaks_data(p, tls=True), cipher=m.group(1), why=self.show(p))
         self.assertIn(b"\r\nSubject: swaks over TLS\r\n", data)
         self.assertIn(b"\r\n\r\nhello swaks\r\n", data)
 
