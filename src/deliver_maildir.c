@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "deliver.h"
+#include "fsutil.h"
 #include "xmalloc.h"
 
 #define MD_WBUF 65536
@@ -97,36 +98,6 @@ maildir_rcpt_dir(char *out, size_t outlen, const char *rcpt)
 	return (int)n;
 }
 
-static int
-mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-		return -1;
-	struct stat st;
-	if (stat(tmp, &st) != 0)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
-}
 
 /* Make dir and its tmp/, new/ and cur/. */
 static int
@@ -135,7 +106,7 @@ maildir_make(const char *dir, char *err, size_t errlen)
 	static const char *const subs[] = { "tmp", "new", "cur" };
 	char path[PATH_MAX];
 
-	if (mkdir_p(dir) != 0) {
+	if (fs_mkdir_p(dir, 0777) != 0) {
 		snprintf(err, errlen, "cannot create maildir %s: %s", dir, strerror(errno));
 		return -1;
 	}
@@ -162,7 +133,7 @@ md_prepare(const struct config *cfg, char *err, size_t errlen)
 {
 	if (cfg->layout == LAYOUT_SINGLE)
 		return maildir_make(cfg->maildir, err, errlen);
-	if (mkdir_p(cfg->maildir) != 0) {
+	if (fs_mkdir_p(cfg->maildir, 0777) != 0) {
 		snprintf(err, errlen, "cannot create %s: %s", cfg->maildir, strerror(errno));
 		return -1;
 	}
