@@ -45,6 +45,7 @@ static const struct setting server_settings[] = {
 	{ "hostname", T_STRING, OFF(hostname), 0, 0, NULL, 0 },
 	{ "banner", T_STRING, OFF(banner), 0, 0, NULL, 0 },
 	{ "log_level", T_LOGLEVEL, OFF(log_level), 0, 0, NULL, 0 },
+	{ "state_directory", T_STRING, OFF(state_directory), 0, 0, NULL, LINE(state_directory_line) },
 	{ NULL, 0, 0, 0, 0, NULL, 0 },
 };
 
@@ -136,6 +137,9 @@ static const struct group groups[] = {
 	{ "tls", tls_settings, LINE(tls_line) },
 	{ "auth", auth_settings, 0 },
 	{ "policy", policy_settings, 0 },
+	{ "greylist", config_greylist_settings, LINE(greylist_line) },
+	{ "store", config_store_settings, 0 },
+	{ "control", config_control_settings, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -191,6 +195,7 @@ config_defaults(struct config *cfg)
 	cfg->pipelining_check = 1;
 	cfg->reject_non_smtp = 1;
 	config_policy_defaults(cfg);
+	config_greylist_defaults(cfg);
 }
 
 void
@@ -211,6 +216,7 @@ config_free(struct config *cfg)
 	config_free_auth_users(cfg);
 	free(cfg->xclient_allowed);
 	policy_free(&cfg->policy);
+	config_greylist_free(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -292,8 +298,8 @@ config_load(struct config *cfg, const char *path, struct buf *errors)
  * The capture directory must be a writable directory, or not exist yet
  * under a writable existing directory (it is created at start).
  */
-static int
-check_directory(const char *dir, char *why, size_t whylen)
+int
+config_check_directory(const char *dir, char *why, size_t whylen)
 {
 	char path[4096];
 	struct stat st;
@@ -348,7 +354,7 @@ config_check(const struct config *cfg, struct buf *errors)
 	}
 	if (cfg->backend == BACKEND_MAILDIR) {
 		char why[512];
-		if (check_directory(cfg->maildir, why, sizeof(why)) != 0) {
+		if (config_check_directory(cfg->maildir, why, sizeof(why)) != 0) {
 			buf_printf(errors, "%s:%d: delivery: directory '%s' is not usable: %s\n",
 			    file, cfg->maildir_line, cfg->maildir, why);
 			rc = -1;
@@ -374,6 +380,8 @@ config_check(const struct config *cfg, struct buf *errors)
 		    file, cfg->tls_client_ca_line);
 		rc = -1;
 	}
+	if (config_greylist_check(cfg, errors) != 0)
+		rc = -1;
 	if (cfg->nlisteners == 0) {
 		buf_printf(errors, "%s:0: no listeners configured\n", file);
 		rc = -1;

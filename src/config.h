@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "greylist.h"
 #include "policy.h"
 
 /* ESMTP extensions that EHLO can advertise. */
@@ -158,7 +159,33 @@ struct config {
 	int xclient_line;
 	long long seed;            /* policy.seed as read */
 	int seed_line;
+
+	/* state kept across restarts: server.state_directory and the store group */
+	char *state_directory;
+	int state_directory_line;
+	long long store_map_size;  /* octets the store file may grow to */
+	int store_sync;            /* flush every commit */
+	int store_purge_interval;  /* seconds between purges of expired records */
+
+	struct greylist_conf greylist;
+	int greylist_line;         /* where the greylist group starts, or 0 */
+	int greylist_text_line;
+	int greylist_status_line;
+
+	/* control group; control_socket NULL = no control socket */
+	char *control_socket;
+	int control_socket_line;
+	int control_mode;          /* permissions of the socket file */
+	int clock_control;         /* the socket may change the clock */
+	int control_timeout_ms;    /* idle time before a control client is dropped */
+	int control_max_clients;
 };
+
+/* Does any rule use the greylist action (so the store is needed)? */
+int config_uses_greylisting(const struct config *cfg);
+
+/* The store's file: STATE_DIRECTORY/smtptrapd.lmdb (allocated). */
+char *config_store_path(const struct config *cfg);
 
 /* Fill cfg with built-in defaults. Free with config_free(). */
 void config_defaults(struct config *cfg);

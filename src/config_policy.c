@@ -133,9 +133,9 @@ valid_domain_entry(const char *v)
 	return *d != '\0' && parser_is_domain(d, strlen(d), 1);
 }
 
-static int
-load_domlist(struct domlist *l, const config_setting_t *s, const char *what, const char *file,
-    struct buf *errors)
+int
+config_load_domlist(struct domlist *l, const config_setting_t *s, const char *what,
+    const char *file, struct buf *errors)
 {
 	int rc = 0;
 
@@ -170,13 +170,49 @@ load_domains(struct config *cfg, const config_setting_t *g, const char *file, st
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s);
 		if (strcmp(name, "local") == 0) {
-			if (load_domlist(&cfg->policy.local_domains, s, "local", file, errors) != 0)
+			if (config_load_domlist(&cfg->policy.local_domains, s, "local", file, errors) != 0)
 				rc = -1;
 		} else if (strcmp(name, "relay") == 0) {
-			if (load_domlist(&cfg->policy.relay_domains, s, "relay", file, errors) != 0)
+			if (config_load_domlist(&cfg->policy.relay_domains, s, "relay", file, errors) != 0)
 				rc = -1;
 		} else {
 			config_error_at(errors, s, file, "unknown setting '%s' in group 'domains' (known: local, relay)", name);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/*
+ * A list of class names and networks (or one such string), merged into
+ * *out. Classes are loaded before anything else, so every name resolves.
+ */
+int
+config_load_netlist(struct config *cfg, const config_setting_t *s, const char *what,
+    struct netlist *out, const char *file, struct buf *errors)
+{
+	int single = config_setting_type(s) == CONFIG_TYPE_STRING;
+	int n = single ? 1 : config_setting_length(s);
+	int rc = 0;
+
+	if (!single && !is_string_list(s)) {
+		config_error_at(errors, s, file, "'%s' must be a class name, a network or a list of them, e.g. [ \"internal\", \"192.0.2.0/24\" ]", what);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *at = single ? s : config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(at);
+		struct cidr net;
+		int k;
+
+		if ((k = find_class(&cfg->policy, v)) >= 0) {
+			const struct netlist *nl = &cfg->policy.classes[k].nets;
+			for (size_t j = 0; j < nl->n; j++)
+				netlist_add(out, &nl->nets[j]);
+		} else if (policy_cidr_parse(v, &net) == 0) {
+			netlist_add(out, &net);
+		} else {
+			config_error_at(errors, at, file, "'%s': unknown class '%s' (and not a network)", what, v);
 			rc = -1;
 		}
 	}
@@ -358,19 +394,19 @@ m_rcpt(struct rule_ctx *c)
 static int
 m_helo_domains(struct rule_ctx *c)
 {
-	return load_domlist(&c->r->helo_domains, c->s, c->name, c->file, c->errors);
+	return config_load_domlist(&c->r->helo_domains, c->s, c->name, c->file, c->errors);
 }
 
 static int
 m_sender_domains(struct rule_ctx *c)
 {
-	return load_domlist(&c->r->sender_domains, c->s, c->name, c->file, c->errors);
+	return config_load_domlist(&c->r->sender_domains, c->s, c->name, c->file, c->errors);
 }
 
 static int
 m_rcpt_domains(struct rule_ctx *c)
 {
-	return load_domlist(&c->r->rcpt_domains, c->s, c->name, c->file, c->errors);
+	return config_load_domlist(&c->r->rcpt_domains, c->s, c->name, c->file, c->errors);
 }
 
 static int
@@ -470,17 +506,13 @@ m_code(struct rule_ctx *c)
 	return 0;
 }
 
-static int
-m_status(struct rule_ctx *c)
+int
+config_enh_valid(const char *v)
 {
-	const char *v = want_string(c);
-	const char *p;
+	const char *p = v;
 	int parts = 0;
 
-	if (v == NULL)
-		return -1;
 	/* class "." subject "." detail: 2|4|5 . 1-3 digits . 1-3 digits */
-	p = v;
 	if (*p == '2' || *p == '4' || *p == '5') {
 		p++;
 		parts = 1;
@@ -493,7 +525,17 @@ m_status(struct rule_ctx *c)
 			parts++;
 		}
 	}
-	if (parts != 3 || *p != '\0') {
+	return parts == 3 && *p == '\0';
+}
+
+static int
+m_status(struct rule_ctx *c)
+{
+	const char *v = want_string(c);
+
+	if (v == NULL)
+		return -1;
+	if (!config_enh_valid(v)) {
 		config_error_at(c->errors, c->s, c->file, "'status' must be an enhanced status code such as \"5.7.1\" (RFC 3463), not '%s'", v);
 		return -1;
 	}
@@ -658,11 +700,8 @@ check_rule(struct rule_ctx *c, const config_setting_t *e)
 		RULE_ERROR("with after = true the normal reply is sent: 'reply', 'code', 'status' and 'text' do not apply");
 	if (r->action == ACT_DISCONNECT && r->after && st == ST_CONNECT)
 		RULE_ERROR("'after' does not apply to stage connect (there is no reply to wait for)");
-	if (r->action == ACT_GREYLIST && !c->cfg->policy.greylist_warned) {
-		c->cfg->policy.greylist_warned = 1;
-		log_warnx("%s:%u: greylist is not available yet; the rule does nothing",
-		    c->file, config_setting_source_line(e));
-	}
+	if (r->action == ACT_GREYLIST && st != ST_RCPT)
+		RULE_ERROR("greylist needs a recipient: use it in stage rcpt");
 #undef RULE_ERROR
 	return rc;
 }

@@ -27,6 +27,10 @@ enum stype {
 	T_USERS,    /* the auth users list (base is struct config) */
 	T_SEED,     /* long long: any integer */
 	T_RULES,    /* a listener's rules: a ruleset name or an inline list */
+	T_DURATION, /* int seconds: an integer, or a string "90s", "5m", "2h", "35d", "1w" */
+	T_MODE,     /* int file mode from an octal string, "0660" */
+	T_NETLIST,  /* struct netlist: class names and networks (base is struct config) */
+	T_DOMLIST,  /* struct domlist: domains, ".domain" for subdomains */
 };
 
 /*
@@ -77,6 +81,29 @@ int config_load_policy_member(struct config *cfg, const config_setting_t *s, con
     struct buf *errors);
 /* Resolve names (listener rules, xclient_allowed) once the file is read. */
 int config_policy_resolve(struct config *cfg, struct buf *errors);
+/* An RFC 3463 enhanced status code, "5.7.1": class 2, 4 or 5, then 1-3 digits twice. */
+int config_enh_valid(const char *v);
+
+/* A list of domains, or of classes and networks, appended to *l / *out. */
+int config_load_domlist(struct domlist *l, const config_setting_t *s, const char *what,
+    const char *file, struct buf *errors);
+int config_load_netlist(struct config *cfg, const config_setting_t *s, const char *what,
+    struct netlist *out, const char *file, struct buf *errors);
+
+/*
+ * A directory that exists and is writable, or does not exist yet under a
+ * writable directory (it is created at start). 0, or -1 with why.
+ */
+int config_check_directory(const char *dir, char *why, size_t whylen);
+
+/* config_greylist.c: the greylist, store and control groups. */
+extern const struct setting config_greylist_settings[];
+extern const struct setting config_store_settings[];
+extern const struct setting config_control_settings[];
+void config_greylist_defaults(struct config *cfg);
+void config_greylist_free(struct config *cfg);
+int config_greylist_check(const struct config *cfg, struct buf *errors);
+
 /* Load one list of rules (a listener's inline rules). */
 int config_load_rules(struct config *cfg, const char *name, const config_setting_t *ls,
     const char *file, struct buf *errors);

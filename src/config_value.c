@@ -90,6 +90,35 @@ parse_size(const char *s, long long *out)
 	return 0;
 }
 
+/* "300", "90s", "5m", "2h", "35d", "1w": seconds. */
+static int
+parse_duration(const char *s, long long *out)
+{
+	char *end;
+	long long mult = 1;
+
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || errno != 0 || v < 0)
+		return -1;
+	if (*end != '\0') {
+		switch (*end) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
+		case 'w': mult = 604800; break;
+		default: return -1;
+		}
+		if (end[1] != '\0')
+			return -1;
+	}
+	if (v > LLONG_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
 int
 config_apply_setting(void *basep, const struct setting *def, const config_setting_t *s,
     const char *file, struct buf *errors)
@@ -270,6 +299,48 @@ config_apply_setting(void *basep, const struct setting *def, const config_settin
 		return 0;
 	case T_USERS:
 		return config_load_auth_users(basep, s, file, errors);
+	case T_DURATION: {
+		long long v;
+		if (config_is_integer(s)) {
+			v = config_setting_get_int64(s);
+		} else if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+		    parse_duration(config_setting_get_string(s), &v) != 0) {
+			config_error_at(errors, s, file, "'%s' must be a number of seconds or a duration such as \"90s\", \"5m\", \"2h\", \"35d\"", name);
+			return -1;
+		}
+		if (v < def->min || v > def->max) {
+			config_error_at(errors, s, file, "'%s' must be between %lld and %lld seconds, not %lld",
+			    name, def->min, def->max, v);
+			return -1;
+		}
+		*(int *)(void *)(base + def->offset) = (int)v;
+		return 0;
+	}
+	case T_MODE: {
+		const char *v = config_setting_get_string(s);
+		char *end;
+		long m = v != NULL && *v != '\0' ? strtol(v, &end, 8) : -1;
+		if (v == NULL || *v == '\0' || *end != '\0' || m < 0 || m > 0777) {
+			config_error_at(errors, s, file, "'%s' must be an octal file mode in a string, e.g. \"0660\"", name);
+			return -1;
+		}
+		*(int *)(void *)(base + def->offset) = (int)m;
+		return 0;
+	}
+	case T_NETLIST: {
+		struct netlist *l = (struct netlist *)(void *)(base + def->offset);
+		free(l->nets);
+		memset(l, 0, sizeof(*l));
+		return config_load_netlist(basep, s, name, l, file, errors);
+	}
+	case T_DOMLIST: {
+		struct domlist *l = (struct domlist *)(void *)(base + def->offset);
+		for (size_t i = 0; i < l->n; i++)
+			free(l->names[i]);
+		free(l->names);
+		memset(l, 0, sizeof(*l));
+		return config_load_domlist(l, s, name, file, errors);
+	}
 	case T_MECHBOOL:
 		if (config_setting_type(s) == CONFIG_TYPE_BOOL) {
 			*(unsigned *)(void *)(base + def->offset) =

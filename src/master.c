@@ -30,7 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
+#include "control.h"
+#include "greylist.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
@@ -40,6 +43,7 @@
 #include "monotime.h"
 #include "ratelimit.h"
 #include "scoreboard.h"
+#include "store.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -48,6 +52,7 @@
 #define MAX_THROTTLE_MS 60000
 #define SPAWNS_PER_SECOND 256
 #define KILL_GRACE_MS 2000
+#define STORE_SYNC_MS 5000
 
 static volatile sig_atomic_t got_chld;
 static volatile sig_atomic_t got_stop;
@@ -66,6 +71,12 @@ struct master {
 	struct tls_server *tls;
 	const struct authdb *authdb;
 	struct ratelimit *rl;
+	struct store *store;
+	const char *store_path;
+	struct control *control;
+	struct control_ctx ctl;
+	long long next_purge;     /* monotonic ms */
+	long long next_sync;
 	struct scoreboard *sb;
 	long long *started_ms;    /* per slot */
 	char *retiring;           /* per slot: SIGUSR2 already sent */
@@ -105,12 +116,14 @@ spawn(struct master *m, int slot)
 			.tls = m->tls,
 			.authdb = m->authdb,
 			.rl = m->rl,
+			.store_path = m->store_path,
 			.sb = m->sb,
 			.slot = slot,
 			.wake_fd = m->wake[1],
 			.master = master,
 		};
 		close(m->wake[0]);
+		control_close(m->control, 0);
 		worker_main(&w);
 	}
 	s->pid = pid;
@@ -255,6 +268,7 @@ refuse_connection(struct master *m, const struct listener *l)
 	    (m->cfg->extensions & EXT_ENHANCEDSTATUSCODES) ? "4.7.0 " : "", m->cfg->hostname);
 	if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("421 to a refused connection not sent: %s", strerror(errno));
+	scoreboard_count_reply(m->sb, 421);
 	shutdown(fd, SHUT_WR);
 	close(fd);
 	log_warnx("connection on %s refused with 421: all %d workers busy", l->addr,
@@ -282,6 +296,34 @@ begin_stop(struct master *m)
 	for (size_t i = 0; i < m->nlisteners; i++)
 		close(m->listeners[i].fd);
 	signal_all(m, SIGTERM);
+}
+
+/*
+ * Store housekeeping, never on a worker's path: expired records are
+ * purged every store.purge_interval (and soon after the clock moved),
+ * reader slots of dead processes released, and the file flushed.
+ */
+static void
+store_chores(struct master *m, long long now)
+{
+	if (m->store == NULL)
+		return;
+	if (now >= m->next_purge) {
+		long n = greylist_purge(m->store, &m->cfg->greylist);
+		if (n < 0)
+			log_warnx("greylist store: purge failed: %s", store_strerror(m->store));
+		else if (n > 0)
+			log_info("greylist store: %ld expired records removed", n);
+		int stale = store_check_readers(m->store);
+		if (stale > 0)
+			log_info("greylist store: released %d reader slots of dead processes", stale);
+		m->next_purge = now + (long long)m->cfg->store_purge_interval * 1000;
+	}
+	if (now >= m->next_sync) {
+		if (!m->cfg->store_sync && store_sync(m->store) != 0)
+			log_warnx("greylist store: flushing to disk failed: %s", store_strerror(m->store));
+		m->next_sync = now + STORE_SYNC_MS;
+	}
 }
 
 static void
@@ -320,37 +362,51 @@ setup_signals(sigset_t *waitmask)
 }
 
 int
-master_run(const struct config *cfg, struct listener *listeners, size_t nlisteners,
-    struct tls_server *tls, const struct authdb *authdb)
+master_run(const struct master_args *a)
 {
+	const struct config *cfg = a->cfg;
 	struct master m;
 	sigset_t waitmask;
 	struct pollfd *pfds;
+	size_t maxfds;
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
-	m.listeners = listeners;
-	m.nlisteners = nlisteners;
-	m.tls = tls;
-	m.authdb = authdb;
+	m.listeners = a->listeners;
+	m.nlisteners = a->nlisteners;
+	m.tls = a->tls;
+	m.authdb = a->authdb;
+	m.store = a->store;
+	m.store_path = a->store_path;
+	m.control = a->control;
 	if (cfg->connection_rate > 0 || cfg->message_rate > 0) {
 		/* Shared by every worker; made before the first fork. */
 		m.rl = ratelimit_create(RATELIMIT_CLIENTS, 60);
 		if (m.rl == NULL)
 			fatal("cannot create the rate table");
 	}
+	if (clock_init() != 0)
+		fatal("cannot create the shared clock offset");
 	m.sb = scoreboard_create(cfg->max_workers);
+	m.ctl.cfg = cfg;
+	m.ctl.sb = m.sb;
+	m.ctl.store = m.store;
+	m.ctl.store_error = a->store_error;
+	m.ctl.started = time(NULL);
+	m.next_purge = monotime_ms() + (long long)cfg->store_purge_interval * 1000;
+	m.next_sync = monotime_ms() + STORE_SYNC_MS;
 	m.started_ms = xcalloc((size_t)cfg->max_workers, sizeof(*m.started_ms));
 	m.retiring = xcalloc((size_t)cfg->max_workers, 1);
 	if (pipe2(m.wake, O_NONBLOCK | O_CLOEXEC) != 0)
 		fatal("pipe2() failed for the wake pipe");
-	pfds = xcalloc(nlisteners + 1, sizeof(*pfds));
+	maxfds = 1 + m.nlisteners + (m.control ? (size_t)control_maxfds(m.control) : 0);
+	pfds = xcalloc(maxfds, sizeof(*pfds));
 	setup_signals(&waitmask);
 
 	for (;;) {
 		long long now;
 		int timeout_ms = 1000;
-		nfds_t nfds = 1;
+		nfds_t nfds = 1, nlisten = 0, ctl_first;
 
 		if (got_chld) {
 			got_chld = 0;
@@ -358,8 +414,9 @@ master_run(const struct config *cfg, struct listener *listeners, size_t nlistene
 		}
 		if (got_stop && !m.stopping)
 			begin_stop(&m);
-		if (got_hup) {
+		if (got_hup || m.ctl.reload_requested) {
 			got_hup = 0;
+			m.ctl.reload_requested = 0;
 			log_warnx("SIGHUP received: configuration reload is not supported yet; restart to apply changes");
 		}
 		if (got_usr1) {
@@ -368,6 +425,7 @@ master_run(const struct config *cfg, struct listener *listeners, size_t nlistene
 		}
 
 		now = monotime_ms();
+		store_chores(&m, now);
 		if (m.stopping) {
 			int live, idle;
 			census(&m, &live, &idle);
@@ -388,12 +446,20 @@ master_run(const struct config *cfg, struct listener *listeners, size_t nlistene
 		pfds[0].fd = m.wake[0];
 		pfds[0].events = POLLIN;
 		if (!m.stopping && saturated(&m)) {
-			for (size_t i = 0; i < nlisteners; i++) {
-				pfds[nfds].fd = listeners[i].fd;
+			for (size_t i = 0; i < m.nlisteners; i++) {
+				pfds[nfds].fd = m.listeners[i].fd;
 				pfds[nfds].events = POLLIN;
 				nfds++;
 			}
+			nlisten = nfds - 1;
 			timeout_ms = 50; /* re-check: a worker may become idle */
+		}
+		ctl_first = nfds;
+		if (m.control != NULL) {
+			nfds += (nfds_t)control_pollfds(m.control, &pfds[nfds], (int)(maxfds - nfds));
+			int t = control_next_timeout(m.control);
+			if (t >= 0 && t < timeout_ms)
+				timeout_ms = t;
 		}
 		struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
 		int r = ppoll(pfds, nfds, &ts, &waitmask);
@@ -402,6 +468,8 @@ master_run(const struct config *cfg, struct listener *listeners, size_t nlistene
 				continue;
 			fatal("ppoll() failed in the master loop");
 		}
+		if (m.control != NULL)
+			control_service(m.control, &pfds[ctl_first], (int)(nfds - ctl_first), &m.ctl);
 		if (r == 0)
 			continue;
 		if (pfds[0].revents & POLLIN) {
@@ -409,12 +477,14 @@ master_run(const struct config *cfg, struct listener *listeners, size_t nlistene
 			while (read(m.wake[0], drain, sizeof(drain)) > 0)
 				;
 		}
-		for (nfds_t i = 1; i < nfds; i++) {
+		for (nfds_t i = 1; i <= nlisten; i++) {
 			if ((pfds[i].revents & POLLIN) && saturated(&m))
-				refuse_connection(&m, &listeners[i - 1]);
+				refuse_connection(&m, &m.listeners[i - 1]);
 		}
 	}
 	log_notice("stopped");
+	if (m.store != NULL && store_sync(m.store) != 0)
+		log_warnx("greylist store: flushing to disk failed: %s", store_strerror(m.store));
 	free(pfds);
 	free(m.started_ms);
 	free(m.retiring);

@@ -287,7 +287,10 @@ policy_eval(const struct policy *p, const struct policy_ruleset *rs, enum policy
 			v->throttle = r->rate;
 			continue;
 		case ACT_GREYLIST:
-			continue; /* not available yet: reported at configuration check */
+			/* The session asks the store: a deferral wins over what follows. */
+			if (v->greylist == NULL)
+				v->greylist = r;
+			continue;
 		case ACT_ACCEPT:
 		case ACT_REJECT:
 		case ACT_DEFER:

@@ -5,8 +5,8 @@
  * A rule names a stage (connect, helo, starttls, auth, mail, rcpt, data,
  * eom, command), a set of conditions that must all hold, and an action.
  * At each stage the session asks policy_eval() about the facts it has:
- * rules of that stage are tried in order; "delay", "tarpit" and "throttle"
- * are noted and evaluation goes on; the first terminal action (accept,
+ * rules of that stage are tried in order; "delay", "tarpit", "throttle" and
+ * "greylist" are noted and evaluation goes on; the first terminal action (accept,
  * reject, defer, disconnect, discard) ends it. With no terminal rule the
  * verdict is "accept": the session does what it would do without rules.
  *
@@ -32,7 +32,7 @@ enum policy_action {
 	ACT_DEFER,       /* terminal: like reject, always 4xx */
 	ACT_DISCONNECT,  /* terminal: close, with or without a 421, before or after the reply */
 	ACT_DISCARD,     /* terminal: accept, then deliver nowhere */
-	ACT_GREYLIST,    /* not available yet: does nothing */
+	ACT_GREYLIST,    /* noted; the session asks the greylist (rcpt stage), go on */
 	ACT_DELAY,       /* wait delay_ms, then go on */
 	ACT_TARPIT,      /* delay every later reply by delay_ms, go on */
 	ACT_THROTTLE,    /* send at most rate octets per second from now on, go on */
@@ -111,7 +111,6 @@ struct policy {
 	uint64_t seed;
 	int seed_set;
 	int xclient_class;       /* index into classes, -1 = nobody may use XCLIENT */
-	int greylist_warned;
 };
 
 /* What the session knows when it asks. */
@@ -134,6 +133,7 @@ struct policy_verdict {
 	int delay_ms;                    /* sum of the delays met on the way */
 	int tarpit_ms;                   /* -1: unchanged */
 	long throttle;                   /* -1: unchanged */
+	const struct policy_rule *greylist; /* the first greylist rule met, or NULL */
 };
 
 /* splitmix64: the random source "probability" draws from. */

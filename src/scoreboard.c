@@ -80,3 +80,17 @@ scoreboard_count_sessions(const struct scoreboard *sb, const unsigned char clien
 			(*same)++;
 	}
 }
+
+void
+scoreboard_count_session(struct scoreboard *sb, unsigned long messages)
+{
+	__atomic_fetch_add(&sb->sessions, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&sb->messages, messages, __ATOMIC_RELAXED);
+}
+
+void
+scoreboard_count_reply(struct scoreboard *sb, int code)
+{
+	if (code >= SB_REPLY_MIN && code <= SB_REPLY_MAX)
+		__atomic_fetch_add(&sb->replies[code - SB_REPLY_MIN], 1, __ATOMIC_RELAXED);
+}

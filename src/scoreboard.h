@@ -5,7 +5,8 @@
  * reaps); each worker writes only its own slot's state and counters. The
  * master reads the slots to size the pool; nothing here needs a lock,
  * because every field has a single writer and readers tolerate a value
- * that is one transition old.
+ * that is one transition old. The totals in the header have many writers
+ * and are only ever changed with atomic additions.
  */
 #ifndef SMTPTRAP_SCOREBOARD_H
 #define SMTPTRAP_SCOREBOARD_H
@@ -31,8 +32,15 @@ struct sb_slot {
 	unsigned char client[16];     /* the busy session's client (v4-mapped) */
 };
 
+/* Replies with codes 400..599 counted, for the control socket's status. */
+#define SB_REPLY_MIN 400
+#define SB_REPLY_MAX 599
+
 struct scoreboard {
 	int nslots;
+	unsigned long sessions;       /* sessions served, by all workers ever */
+	unsigned long messages;       /* messages committed */
+	unsigned long replies[SB_REPLY_MAX - SB_REPLY_MIN + 1];
 	struct sb_slot slots[];
 };
 
@@ -42,6 +50,10 @@ int scoreboard_get_state(const struct scoreboard *sb, int slot);
 void scoreboard_set_state(struct scoreboard *sb, int slot, enum worker_state st);
 /* Workers that can take a connection now or soon: idle or starting. */
 int scoreboard_count_ready(const struct scoreboard *sb);
+/* Count one session that committed `messages` messages (atomic). */
+void scoreboard_count_session(struct scoreboard *sb, unsigned long messages);
+/* Count one reply with code 400..599; others are ignored (atomic). */
+void scoreboard_count_reply(struct scoreboard *sb, int code);
 /* A free slot, or -1. */
 int scoreboard_free_slot(const struct scoreboard *sb);
 /*

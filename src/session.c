@@ -86,6 +86,8 @@ session_reply(struct session *s, int code, const char *enh, const char *fmt, ...
 	}
 	if (code >= 400 && code != 421)
 		s->errors++;
+	if (code >= 400 && s->env->sb != NULL)
+		scoreboard_count_reply(s->env->sb, code);
 	if (log_enabled(LOGL_INFO)) {
 		const char *nl = strchr(text, '\n');
 		log_info("%s: %s: %d %s%s%.*s", s->id, s->cmdlog[0] ? s->cmdlog : "-", code,

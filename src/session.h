@@ -19,6 +19,7 @@ struct listener_conf;
 struct tls_server;
 struct scoreboard;
 struct ratelimit;
+struct store;
 
 struct session_env {
 	const struct config *cfg;
@@ -32,6 +33,7 @@ struct session_env {
 	struct scoreboard *sb;         /* for concurrency limits; may be NULL */
 	int slot;                      /* this worker's scoreboard slot */
 	struct ratelimit *rl;          /* per-client rates; may be NULL */
+	struct store *store;           /* the greylist store; NULL when unused or broken */
 };
 
 struct session_result {

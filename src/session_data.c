@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "dataread.h"
 #include "deliver.h"
@@ -79,6 +80,9 @@ begin_message(struct session *s, char *err, size_t errlen)
 			.auth_user = s->auth_user,
 			.auth_mech = s->auth_user == NULL ? NULL :
 			    s->auth_mech != 0 ? auth_mech_name(s->auth_mech) : "XCLIENT",
+			.greylisted = tx->greylisted,
+			.greylist_delayed = tx->greylist_delayed,
+			.greylist_date = clock_now(),
 		};
 		buf_init(&hdr);
 		trace_headers(&hdr, &ti);

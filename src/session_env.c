@@ -263,9 +263,15 @@ session_cmd_rcpt(struct session *s, const struct smtp_command *cmd)
 		goto fail;
 	}
 	char *address = xstrndup(pc.mailbox, pc.mailbox_len);
+	tx->greylist_pending = 0;
 	if (session_policy(s, ST_RCPT, address, -1) != 0) {
 		free(address);
 		goto fail;
+	}
+	if (tx->greylist_pending) {
+		if (!tx->greylisted || tx->greylist_pending_delay > tx->greylist_delayed)
+			tx->greylist_delayed = tx->greylist_pending_delay;
+		tx->greylisted = 1;
 	}
 	if (tx->nrcpts == tx->cap) {
 		tx->cap = tx->cap ? tx->cap * 2 : 4;

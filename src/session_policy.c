@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "config.h"
 #include "monotime.h"
 #include "ratelimit.h"
@@ -125,6 +126,12 @@ session_policy(struct session *s, enum policy_stage st, const char *rcpt, int ve
 			session_timeout_close(s, monotime_ms());
 			return -1;
 		}
+	}
+	/* A greylist rule met on the way: its deferral wins over later rules. */
+	if (v.greylist != NULL && st == ST_RCPT && rcpt != NULL) {
+		int g = session_greylist(s, v.greylist, rcpt);
+		if (g != 0)
+			return s->state == S_CLOSING ? -1 : g;
 	}
 	if (v.rule == NULL)
 		return 0;
@@ -237,7 +244,7 @@ session_admit(struct session *s)
 	}
 	if (s->env->rl != NULL &&
 	    ratelimit_hit(s->env->rl, s->client, RL_CONNECTIONS,
-	    (unsigned long)cfg->connection_rate, time(NULL)) < 0) {
+	    (unsigned long)cfg->connection_rate, clock_now()) < 0) {
 		log_info("%s: refused: more than %d connections per minute from [%s]"
 		    " (limits.connection_rate)", s->id, cfg->connection_rate, s->peer);
 		session_reply(s, 421, "4.7.0", "%s Error: too many connections from [%s], slow down",
@@ -277,7 +284,7 @@ session_mail_limits(struct session *s)
 	}
 	if (s->env->rl != NULL &&
 	    ratelimit_hit(s->env->rl, s->client, RL_MESSAGES, (unsigned long)cfg->message_rate,
-	    time(NULL)) < 0) {
+	    clock_now()) < 0) {
 		log_info("%s: refused: more than %d messages per minute from [%s]"
 		    " (limits.message_rate)", s->id, cfg->message_rate, s->peer);
 		session_reply(s, 450, "4.7.1", "Error: too many messages from [%s], slow down",

@@ -52,6 +52,10 @@ struct transaction {
 	struct data_reader bdat;   /* BDAT: checks content across chunks */
 	int discard;               /* a rule said: accept, deliver nowhere */
 	int data_checked;          /* BDAT: the data stage was asked */
+	int greylisted;            /* an accepted recipient first passed greylisting */
+	long long greylist_delayed; /* the longest such delay, seconds */
+	int greylist_pending;      /* the recipient being decided first passed it */
+	long long greylist_pending_delay;
 	int fail_code;             /* BDAT: the reply every later chunk gets */
 	const char *fail_enh;
 	char fail_text[128];
@@ -127,6 +131,12 @@ void session_cmd_mail(struct session *s, const struct smtp_command *cmd);
 void session_cmd_rcpt(struct session *s, const struct smtp_command *cmd);
 void session_cmd_data(struct session *s, const struct smtp_command *cmd);
 void session_cmd_bdat(struct session *s, const struct smtp_command *cmd);
+
+/*
+ * session_greylist.c: the greylist rule r at RCPT for rcpt. 0 to go on,
+ * 1 when the recipient was deferred (reply sent).
+ */
+int session_greylist(struct session *s, const struct policy_rule *r, const char *rcpt);
 
 /* session_tls.c */
 int session_tls_offered(const struct session *s);

@@ -10,18 +10,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "authdb.h"
 #include "buf.h"
 #include "config.h"
+#include "control.h"
 #include "deliver.h"
+#include "fsutil.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "store.h"
 #include "tls.h"
 #include "xmalloc.h"
 
@@ -191,6 +196,28 @@ main(int argc, char **argv)
 		cfg.maildir = abs;
 	}
 
+	/* The greylist store: the state directory, then the file in it. */
+	struct store *store = NULL;
+	char *store_path = NULL;
+	char store_err[512] = "";
+	if (config_uses_greylisting(&cfg)) {
+		if (fs_mkdir_p(cfg.state_directory, 0750) != 0)
+			fatal("cannot create the state directory %s", cfg.state_directory);
+		char *abs = realpath(cfg.state_directory, NULL);
+		if (abs == NULL)
+			fatal("realpath(\"%s\") failed", cfg.state_directory);
+		free(cfg.state_directory);
+		cfg.state_directory = abs;
+		store_path = config_store_path(&cfg);
+	}
+	struct control *control = NULL;
+	if (cfg.control_socket != NULL) {
+		if ((control = control_open(&cfg, err, sizeof(err))) == NULL)
+			fatalx("%s", err);
+		log_notice("control socket %s%s", cfg.control_socket,
+		    cfg.clock_control ? " (clock control enabled)" : "");
+	}
+
 	struct listener *listeners = xcalloc(cfg.nlisteners, sizeof(*listeners));
 	for (size_t i = 0; i < cfg.nlisteners; i++) {
 		if (listen_open(&cfg.listeners[i], &listeners[i], err, sizeof(err)) != 0)
@@ -199,6 +226,17 @@ main(int argc, char **argv)
 	}
 	if (tls != NULL)
 		log_notice("TLS: %s", tls_server_describe(tls));
+	/*
+	 * From "ready" on, a stop request must be a graceful stop: the
+	 * signals wait, blocked, until the master loop takes them.
+	 */
+	sigset_t early;
+	sigemptyset(&early);
+	sigaddset(&early, SIGTERM);
+	sigaddset(&early, SIGINT);
+	sigaddset(&early, SIGHUP);
+	sigaddset(&early, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &early, NULL);
 	log_notice("smtptrapd %s ready: %s delivery to %s, workers %d..%d (max %d)",
 	    PACKAGE_VERSION, deliver_ops_for(&cfg)->name,
 	    cfg.backend == BACKEND_MAILDIR ? cfg.maildir : "nowhere", cfg.min_spare,
@@ -210,7 +248,36 @@ main(int argc, char **argv)
 		daemonize();
 		log_init(0, "smtptrapd");
 	}
-	int rc = master_run(&cfg, listeners, cfg.nlisteners, tls, authdb);
+	/*
+	 * Opened by the process that stays the master: LMDB's lock on the
+	 * file belongs to the process that took it and would not survive the
+	 * fork in daemonize().
+	 */
+	if (store_path != NULL) {
+		store = store_open(store_path, (size_t)cfg.store_map_size, cfg.store_sync, store_err,
+		    sizeof(store_err));
+		if (store == NULL)
+			log_err("greylist store %s; until it is fixed, greylisting %s (greylist.on_store_error)",
+			    store_err, cfg.greylist.on_store_error == GL_ON_ERROR_PASS ?
+			    "passes every recipient" : "defers every recipient with 451 4.3.0");
+		else
+			log_notice("greylist store %s", store_path);
+	}
+	struct master_args margs = {
+		.cfg = &cfg,
+		.listeners = listeners,
+		.nlisteners = cfg.nlisteners,
+		.tls = tls,
+		.authdb = authdb,
+		.store = store,
+		.store_path = store != NULL ? store_path : NULL,
+		.store_error = store != NULL ? NULL : store_err,
+		.control = control,
+	};
+	int rc = master_run(&margs);
+	control_close(control, 1);
+	store_close(store);
+	free(store_path);
 	for (size_t i = 0; i < cfg.nlisteners; i++)
 		listen_close(&listeners[i]);
 	free(listeners);

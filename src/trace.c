@@ -61,4 +61,9 @@ trace_headers(struct buf *out, const struct trace_info *ti)
 	if (ti->auth_user != NULL)
 		buf_printf(out, "X-Smtptrap-Auth: user=%s mechanism=%s\r\n", ti->auth_user,
 		    ti->auth_mech ? ti->auth_mech : "?");
+	if (ti->greylisted) {
+		trace_date(date, sizeof(date), ti->greylist_date);
+		buf_printf(out, "X-Greylist: delayed %lld seconds by smtptrapd-%s at %s; %s\r\n",
+		    ti->greylist_delayed, PACKAGE_VERSION, ti->hostname, date);
+	}
 }

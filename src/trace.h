@@ -14,6 +14,8 @@
  *   X-Smtptrap-Rcpt-To: <rcpt> PARAM=VALUE ...   (one per recipient)
  *   X-Smtptrap-TLS: version=V cipher=C bits=N [client-certificate=FP]
  *   X-Smtptrap-Auth: user=NAME mechanism=MECH    (after a successful AUTH)
+ *   X-Greylist: delayed N seconds by smtptrapd-VERSION at HOSTNAME; DATE
+ *                                 (when a recipient first passed greylisting)
  *
  * PROTO follows RFC 3848: ESMTP, ESMTPS (TLS), ESMTPA (AUTH), ESMTPSA,
  * and the UTF8SMTP forms of RFC 6531.
@@ -48,6 +50,9 @@ struct trace_info {
 	const struct tls_info *tls; /* NULL or inactive: no TLS */
 	const char *auth_user;      /* NULL: not authenticated */
 	const char *auth_mech;
+	int greylisted;             /* add X-Greylist */
+	long long greylist_delayed;
+	time_t greylist_date;       /* the daemon's clock */
 };
 
 void trace_headers(struct buf *out, const struct trace_info *ti);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "scoreboard.h"
 #include "session.h"
+#include "store.h"
 #include "worker.h"
 
 static volatile sig_atomic_t worker_stop;      /* SIGTERM/SIGINT */
@@ -121,6 +122,15 @@ worker_main(const struct worker_ctx *w)
 		log_err("worker: delivery backend %s: %s", deliver_ops_for(cfg)->name, err);
 		_exit(2);
 	}
+	/* Our own handle: the master's must not be used across fork(). */
+	struct store *store = NULL;
+	if (w->store_path != NULL) {
+		store = store_open(w->store_path, (size_t)cfg->store_map_size, cfg->store_sync, err,
+		    sizeof(err));
+		if (store == NULL)
+			log_warnx("worker: greylist store: %s; greylisting degrades (greylist.on_store_error)",
+			    err);
+	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		fatal("worker: epoll_create1() failed");
@@ -138,6 +148,7 @@ worker_main(const struct worker_ctx *w)
 		.sb = w->sb,
 		.slot = w->slot,
 		.rl = w->rl,
+		.store = store,
 		.waitmask = &waitmask,
 		.stop = &worker_stop,
 	};
@@ -186,6 +197,7 @@ worker_main(const struct worker_ctx *w)
 			close(fd);
 			slot->sessions++;
 			slot->messages += res.messages;
+			scoreboard_count_session(w->sb, res.messages);
 			if (slot->sessions >= (unsigned long)cfg->max_sessions_per_worker) {
 				log_debug("worker: served %lu sessions, exiting", slot->sessions);
 				worker_retire = 1;
@@ -196,5 +208,6 @@ worker_main(const struct worker_ctx *w)
 	scoreboard_set_state(w->sb, w->slot, WS_EXITING);
 	wake_master(w);
 	deliver_fini(&dlv);
+	store_close(store);
 	_exit(0);
 }

@@ -28,6 +28,7 @@ struct worker_ctx {
 	struct tls_server *tls;       /* NULL when no listener uses TLS */
 	const struct authdb *authdb;
 	struct ratelimit *rl;         /* per-client rates, or NULL */
+	const char *store_path;       /* the greylist store to open, or NULL */
 	struct scoreboard *sb;
 	int slot;
 	int wake_fd;      /* write end of the master's wake pipe */

@@ -445,23 +445,30 @@ START_TEST(test_eval_tarpit_throttle)
 }
 END_TEST
 
-/* greylist is not available yet: it does nothing and evaluation goes on. */
+/*
+ * greylist is noted and evaluation goes on: the first greylist rule met
+ * is in the verdict next to the terminal action that follows it; a
+ * terminal rule before it means no greylisting at all.
+ */
 START_TEST(test_eval_greylist)
 {
 	struct policy p;
-	struct policy_rule r[2];
+	struct policy_rule r[4];
 	struct policy_ruleset rs = ruleset_of(r, NELEM(r));
 	struct policy_facts f;
 	struct policy_verdict v;
 
 	policy_empty(&p);
 	rule_init(&r[0], ST_RCPT, ACT_GREYLIST);
-	rule_init(&r[1], ST_RCPT, ACT_REJECT);
+	rule_init(&r[1], ST_RCPT, ACT_GREYLIST);
+	rule_init(&r[2], ST_RCPT, ACT_REJECT);
+	rule_init(&r[3], ST_MAIL, ACT_GREYLIST);
 	facts_init(&f, "192.0.2.1");
 
 	eval(&p, &rs, ST_RCPT, &f, &v);
 	ck_assert_int_eq(v.action, ACT_REJECT);
-	ck_assert_ptr_eq(v.rule, &r[1]);
+	ck_assert_ptr_eq(v.rule, &r[2]);
+	ck_assert_ptr_eq(v.greylist, &r[0]);
 	ck_assert_int_eq(v.delay_ms, 0);
 	ck_assert_int_eq(v.tarpit_ms, -1);
 	ck_assert_int_eq(v.throttle, -1);
@@ -470,9 +477,19 @@ START_TEST(test_eval_greylist)
 	eval(&p, &rs, ST_RCPT, &f, &v);
 	ck_assert_int_eq(v.action, ACT_ACCEPT);
 	ck_assert_ptr_null(v.rule);
-	ck_assert_int_eq(v.delay_ms, 0);
-	ck_assert_int_eq(v.tarpit_ms, -1);
-	ck_assert_int_eq(v.throttle, -1);
+	ck_assert_ptr_eq(v.greylist, &r[0]);
+
+	/* An accept before it: no greylisting. */
+	rule_init(&r[0], ST_RCPT, ACT_ACCEPT);
+	rs.n = NELEM(r);
+	eval(&p, &rs, ST_RCPT, &f, &v);
+	ck_assert_int_eq(v.action, ACT_ACCEPT);
+	ck_assert_ptr_eq(v.rule, &r[0]);
+	ck_assert_ptr_null(v.greylist);
+
+	/* Other stages never see it. */
+	eval(&p, &rs, ST_DATA, &f, &v);
+	ck_assert_ptr_null(v.greylist);
 }
 END_TEST
 
@@ -1437,7 +1454,7 @@ START_TEST(test_load_values)
 	    "  { stage = \"data\"; action = \"tarpit\"; delay_ms = 250; },\n"               /* 10 */
 	    "  { stage = \"mail\"; action = \"throttle\"; rate = 4096; },\n"                /* 11 */
 	    "  { stage = \"command\"; action = \"reject\"; command = [ \"vrfy\", \"EXPN\" ]; },\n"
-	    "  { stage = \"helo\"; action = \"greylist\"; },\n"                             /* 13 */
+	    "  { stage = \"rcpt\"; action = \"greylist\"; },\n"                             /* 13 */
 	    "  { stage = \"end-of-data\"; action = \"discard\"; listener = \"smtp\"; },\n"  /* 14 */
 	    "  { stage = \"helo\"; action = \"disconnect\"; after = true; }\n"              /* 15 */
 	    ");\n"
@@ -1508,7 +1525,8 @@ START_TEST(test_load_values)
 	ck_assert_int_eq(r[5].stage, ST_COMMAND);
 	ck_assert_uint_eq(r[5].verbs, (1U << VERB_VRFY) | (1U << VERB_EXPN));
 	ck_assert_int_eq(r[6].action, ACT_GREYLIST);
-	ck_assert_int_eq(cfg.policy.greylist_warned, 1);
+	ck_assert_int_eq(r[6].stage, ST_RCPT);
+	ck_assert_int_eq(config_uses_greylisting(&cfg), 1);
 	ck_assert_int_eq(r[7].line, 14);
 	ck_assert_int_eq(r[7].stage, ST_EOM);
 	ck_assert_int_eq(r[7].action, ACT_DISCARD);
@@ -1910,6 +1928,61 @@ static const struct bad_policy {
 	  "rules = (\n"
 	  "  { stage = \"connect\"; action = \"reject\"; helo = \"x\"; } );\n",
 	  2, "HELO conditions do not apply to stage \"connect\"", 1 },
+	{ "greylist outside stage rcpt",
+	  "rules = (\n"
+	  "  { stage = \"rcpt\"; action = \"greylist\"; },\n"
+	  "  { stage = \"mail\"; action = \"greylist\"; } );\n",
+	  3, "greylist needs a recipient: use it in stage rcpt", 1 },
+	{ "greylist rule with its own reply",
+	  "rules = (\n"
+	  "  { stage = \"rcpt\"; action = \"greylist\"; text = \"wait\"; } );\n",
+	  2, "'code', 'status' and 'text' apply only to reject, defer and disconnect with reply = true", 1 },
+	{ "greylist reply status of another class",
+	  "greylist = {\n"
+	  "  reply_code = 451;\n"
+	  "  reply_status = \"5.7.1\";\n"
+	  "};\n",
+	  3, "greylist: reply_status '5.7.1' must be an enhanced status code of the reply code's class", 1 },
+	{ "greylist reply code not 4xx",
+	  "greylist = { reply_code = 550; };\n",
+	  1, "'reply_code' must be between 400 and 499, not 550", 1 },
+	{ "greylist retry window not longer than the delay",
+	  "\n"
+	  "greylist = { delay = \"2h\";\n"
+	  "  retry_window = \"1h\"; };\n",
+	  2, "greylist: retry_window (3600 s) must be longer than delay (7200 s)", 1 },
+	{ "greylist bad duration",
+	  "greylist = { delay = \"5 minutes\"; };\n",
+	  1, "'delay' must be a number of seconds or a duration such as \"90s\", \"5m\", \"2h\", \"35d\"", 1 },
+	{ "greylist whitelist names an unknown class",
+	  "classes = { lan = [ \"10.0.0.0/8\" ]; };\n"
+	  "greylist = { whitelist_clients = [ \"lan\",\n"
+	  "  \"wan\" ]; };\n",
+	  3, "'whitelist_clients': unknown class 'wan' (and not a network)", 1 },
+	{ "greylist whitelist of bad domains",
+	  "greylist = { whitelist_senders = [ \"ok.example\", \"not a domain\" ]; };\n",
+	  1, "'whitelist_senders': bad domain 'not a domain'", 1 },
+	{ "greylist unknown setting",
+	  "greylist = { dealy = 300; };\n",
+	  1, "unknown setting 'dealy' in group 'greylist'", 1 },
+	{ "state directory under a file",
+	  "server = { state_directory = \"/dev/null/state\"; };\n"
+	  "rules = ( { stage = \"rcpt\"; action = \"greylist\"; } );\n",
+	  1, "server: state_directory '/dev/null/state' is not usable: /dev/null/state: Not a directory", 1 },
+	{ "control socket mode not octal",
+	  "control = { socket = \"/tmp/ctl\";\n"
+	  "  mode = \"rw-------\"; };\n",
+	  2, "'mode' must be an octal file mode in a string, e.g. \"0660\"", 1 },
+	{ "control socket mode as a number",
+	  "control = { mode = 660; };\n",
+	  1, "'mode' must be an octal file mode in a string", 1 },
+	{ "control socket path too long",
+	  "control = {\n"
+	  "  socket = \"/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/ctl\"; };\n",
+	  2, "control: socket path is longer than 107 octets", 1 },
+	{ "store map size too small",
+	  "store = { map_size = \"4K\"; };\n",
+	  1, "'map_size' must be between 65536 and", 1 },
 };
 
 START_TEST(test_load_error)
@@ -1932,6 +2005,83 @@ START_TEST(test_load_error)
 	    bc->what, bc->nerrors, errtext(&errors));
 	free(path);
 	buf_free(&errors);
+	config_free(&cfg);
+}
+END_TEST
+
+/* The greylist, store and control groups: every setting lands where it should. */
+START_TEST(test_load_greylist_settings)
+{
+	static const char text[] =
+	    "classes = { lan = [ \"10.0.0.0/8\" ]; };\n"
+	    "server = { state_directory = \"/var/lib/smtptrapd\"; };\n"
+	    "greylist = {\n"
+	    "  delay = \"5m\"; retry_window = \"1d\"; expire = \"5w\"; auto_whitelist = 0;\n"
+	    "  ipv4_prefix = 32; ipv6_prefix = 128;\n"
+	    "  whitelist_clients = [ \"lan\", \"192.0.2.0/24\" ];\n"
+	    "  whitelist_senders = [ \".example.org\" ]; whitelist_recipients = [ \"abuse.example\" ];\n"
+	    "  reply_code = 451; reply_status = \"4.7.0\"; reply_text = \"wait %s s\";\n"
+	    "  on_store_error = \"defer\";\n"
+	    "};\n"
+	    "store = { map_size = \"1M\"; sync = true; purge_interval = \"90s\"; };\n"
+	    "control = { socket = \"/run/smtptrapd.ctl\"; mode = \"0660\"; clock_control = true;\n"
+	    "  timeout = 2.5; max_clients = 3; };\n"
+	    "rules = ( { stage = \"rcpt\"; action = \"greylist\"; } );\n";
+	struct config cfg;
+	unsigned char a[16];
+
+	load_ok(text, &cfg);
+	ck_assert_str_eq(cfg.state_directory, "/var/lib/smtptrapd");
+	ck_assert_int_eq(cfg.greylist.delay, 300);
+	ck_assert_int_eq(cfg.greylist.retry_window, 86400);
+	ck_assert_int_eq(cfg.greylist.expire, 5 * 604800);
+	ck_assert_int_eq(cfg.greylist.auto_whitelist, 0);
+	ck_assert_int_eq(cfg.greylist.ipv4_prefix, 32);
+	ck_assert_int_eq(cfg.greylist.ipv6_prefix, 128);
+	ck_assert_uint_eq(cfg.greylist.whitelist_clients.n, 2);
+	addr_of("10.1.2.3", a);
+	ck_assert_int_eq(policy_netlist_match(&cfg.greylist.whitelist_clients, a), 1);
+	addr_of("192.0.2.200", a);
+	ck_assert_int_eq(policy_netlist_match(&cfg.greylist.whitelist_clients, a), 1);
+	addr_of("192.0.3.1", a);
+	ck_assert_int_eq(policy_netlist_match(&cfg.greylist.whitelist_clients, a), 0);
+	ck_assert_uint_eq(cfg.greylist.whitelist_senders.n, 1);
+	ck_assert_str_eq(cfg.greylist.whitelist_senders.names[0], ".example.org");
+	ck_assert_str_eq(cfg.greylist.whitelist_recipients.names[0], "abuse.example");
+	ck_assert_int_eq(cfg.greylist.reply_code, 451);
+	ck_assert_str_eq(cfg.greylist.reply_status, "4.7.0");
+	ck_assert_str_eq(cfg.greylist.reply_text, "wait %s s");
+	ck_assert_int_eq(cfg.greylist.on_store_error, GL_ON_ERROR_DEFER);
+	ck_assert_int_eq(cfg.store_map_size, 1 << 20);
+	ck_assert_int_eq(cfg.store_sync, 1);
+	ck_assert_int_eq(cfg.store_purge_interval, 90);
+	ck_assert_str_eq(cfg.control_socket, "/run/smtptrapd.ctl");
+	ck_assert_int_eq(cfg.control_mode, 0660);
+	ck_assert_int_eq(cfg.clock_control, 1);
+	ck_assert_int_eq(cfg.control_timeout_ms, 2500);
+	ck_assert_int_eq(cfg.control_max_clients, 3);
+	ck_assert_int_eq(config_uses_greylisting(&cfg), 1);
+	char *path = config_store_path(&cfg);
+	ck_assert_str_eq(path, "/var/lib/smtptrapd/smtptrapd.lmdb");
+	free(path);
+	config_free(&cfg);
+
+	/* The built-in defaults. */
+	config_defaults(&cfg);
+	ck_assert_str_eq(cfg.state_directory, "./state");
+	ck_assert_int_eq(cfg.greylist.delay, 300);
+	ck_assert_int_eq(cfg.greylist.retry_window, 2 * 86400);
+	ck_assert_int_eq(cfg.greylist.expire, 35 * 86400);
+	ck_assert_int_eq(cfg.greylist.auto_whitelist, 5);
+	ck_assert_int_eq(cfg.greylist.ipv4_prefix, 24);
+	ck_assert_int_eq(cfg.greylist.ipv6_prefix, 64);
+	ck_assert_int_eq(cfg.greylist.reply_code, 450);
+	ck_assert_str_eq(cfg.greylist.reply_status, "4.7.1");
+	ck_assert_int_eq(cfg.greylist.on_store_error, GL_ON_ERROR_PASS);
+	ck_assert_ptr_null(cfg.control_socket);
+	ck_assert_int_eq(cfg.control_mode, 0600);
+	ck_assert_int_eq(cfg.clock_control, 0);
+	ck_assert_int_eq(config_uses_greylisting(&cfg), 0);
 	config_free(&cfg);
 }
 END_TEST
@@ -2064,6 +2214,7 @@ policy_suite(void)
 	tcase_add_test(tc, test_load_order_and_rulesets);
 	tcase_add_loop_test(tc, test_load_error, 0, (int)NELEM(bad_policy));
 	tcase_add_test(tc, test_load_errors_all_reported);
+	tcase_add_test(tc, test_load_greylist_settings);
 	tcase_add_test(tc, test_load_twice);
 	suite_add_tcase(s, tc);
 
@@ -2076,7 +2227,7 @@ main(void)
 	SRunner *sr = srunner_create(policy_suite());
 	int failures;
 
-	/* The greylist warning goes to stderr, not to syslog. */
+	/* Warnings go to stderr, not to syslog. */
 	log_init(1, "check_policy");
 	srunner_run_all(sr, CK_NORMAL);
 	failures = srunner_ntests_failed(sr);

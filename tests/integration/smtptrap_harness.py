@@ -33,8 +33,9 @@ class Daemon:
         self.dir = tempfile.mkdtemp(prefix="smtptrap-test-")
         self.maildir = os.path.join(self.dir, "maildir")
         self.conf = os.path.join(self.dir, "smtptrapd.conf")
+        # "@DIR@" in a configuration stands for the daemon's own directory.
         with open(self.conf, "w") as f:
-            f.write(config)
+            f.write(config.replace("@DIR@", self.dir))
         cmd = [SMTPTRAPD, "-f", "-c", self.conf, "-m", self.maildir]
         for spec in listen:
             cmd += ["-l", spec]
@@ -147,6 +148,69 @@ class Daemon:
         bad = self.sanitizer_reports()
         if bad:
             raise AssertionError("sanitizer report from smtptrapd:\n" + "\n".join(self.lines[-60:]))
+
+
+class ControlClient:
+    """A connection to the daemon's control socket: one command per line,
+    replies of "CODE-text" lines ending with a "CODE text" line."""
+
+    def __init__(self, path, timeout=DEFAULT_WAIT):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("control socket closed; pending %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.readline()
+            if len(line) < 4 or not line[:3].isdigit() or line[3] not in " -":
+                raise AssertionError("malformed control reply line %r" % line)
+            lines.append(line[4:])
+            if line[3] == " ":
+                return Reply(int(line[:3]), lines)
+
+    def cmd(self, line):
+        self.send(line + "\n")
+        return self.reply()
+
+    def closed(self, timeout=DEFAULT_WAIT):
+        """True when the daemon closes the connection within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def control(path, line):
+    """Send one command on a fresh control connection; return its Reply."""
+    c = ControlClient(path)
+    try:
+        return c.cmd(line)
+    finally:
+        c.close()
 
 
 class Reply:
@@ -317,7 +381,7 @@ def body_of(message):
     lines = message.split(b"\r\n")
     i = 0
     while i < len(lines) and (lines[i].startswith((b"Return-Path:", b"Received:", b"\t",
-                                                   b"X-Smtptrap-"))):
+                                                   b"X-Smtptrap-", b"X-Greylist:"))):
         i += 1
     return b"\r\n".join(lines[i:])
 
