@@ -148,11 +148,15 @@ parse_opts(int argc, char **argv, struct opts *o)
 	 * the global options.
 	 */
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", filter_opts, NULL)) != -1) {
-		if (c == '?' || c == ':')
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", filter_opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			fprintf(stderr, "smtptrap %s: %s '%s'; try 'smtptrap --help'\n", argv[0],
+			    c == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
 			exit(2);
+		}
 		if (strchr(o->allowed, letters[c - OPT_TO]) == NULL) {
-			fprintf(stderr, "smtptrap: %s does not take --%s\n", argv[0], filter_opts[c - OPT_TO].name);
+			fprintf(stderr, "smtptrap %s: does not take --%s\n", argv[0], filter_opts[c - OPT_TO].name);
 			exit(2);
 		}
 		switch (c) {
@@ -566,7 +570,7 @@ cmd_control(const struct ctx *cx, int argc, char **argv)
 		code = 2;
 	} else if (code >= 200 && code < 300) {
 		/* The last line of a multi-line reply is just "ok". */
-		if (out.len >= 4 && strcmp(out.data + out.len - 3, "ok\n") == 0 &&
+		if (out.len >= 3 && strcmp(out.data + out.len - 3, "ok\n") == 0 &&
 		    (out.len == 3 || out.data[out.len - 4] == '\n'))
 			out.len -= 3;
 		fwrite(out.data, 1, out.len, stdout);
@@ -631,9 +635,13 @@ main(int argc, char **argv)
 	if (cmd->name == NULL)
 		die_usage("unknown command '%s'", argv[optind]);
 
-	/* The daemon's configuration tells where its mail and socket are. */
+	/*
+	 * The daemon's configuration tells where its mail and socket are;
+	 * it is not read when the command line already says it.
+	 */
 	config_defaults(&cfg);
-	if (config_path == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
+	int need_config = cmd->needs_dir ? dir == NULL : sock == NULL;
+	if (config_path == NULL && need_config && access(DEFAULT_CONFIG, R_OK) == 0)
 		config_path = DEFAULT_CONFIG;
 	if (config_path != NULL) {
 		struct buf errors;

@@ -329,6 +329,16 @@ class Control(CliTest):
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"no control socket", p.stderr)
 
+    def test_option_errors(self):
+        p = self.trap("list", "--foo", code=2)
+        self.assertIn(b"smtptrap list: unknown option '--foo'", p.stderr)
+        p = self.trap("list", "--limit", code=2)
+        self.assertIn(b"smtptrap list: missing value for '--limit'", p.stderr)
+        p = self.trap("count", "--json", code=2)
+        self.assertIn(b"smtptrap count: does not take --json", p.stderr)
+        p = self.trap("frobnicate", code=2)
+        self.assertIn(b"unknown command 'frobnicate'", p.stderr)
+
     def test_capture_directory_option_and_missing_directory(self):
         self.send("a@example.com", ["b@example.com"], "Subject: x\r\n\r\nx\r\n")
         p = subprocess.run([SMTPTRAP, "-m", self.d.maildir, "count"], stdout=subprocess.PIPE,
