@@ -202,6 +202,12 @@ int config_check(const struct config *cfg, struct buf *errors);
 /* Replace the listeners with one parsed from "[ADDR]:PORT" or "[V6]:PORT". */
 int config_add_listener_spec(struct config *cfg, const char *spec, int replace, char *err, size_t errlen);
 
+/*
+ * Seconds from "300", "90s", "5m", "2h", "35d" or "1w" (and "-60" with
+ * negative_ok). 0, or -1 when malformed or out of range.
+ */
+int config_parse_duration(const char *s, int negative_ok, long long *out);
+
 /* Parse "[ADDR]:PORT"; *addr is allocated. 0 on success. */
 int config_parse_hostport(const char *spec, char **addr, int *port);
 

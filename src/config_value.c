@@ -63,60 +63,49 @@ config_is_integer(const config_setting_t *s)
 	return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
 }
 
-/* "10485760", "10240K", "10M", "1G" (binary multiples). */
+/*
+ * An integer, optionally followed by one unit letter from letters (whose
+ * multiples are in mults); with fold, letters match in either case.
+ * 0, or -1 when malformed, negative (unless allowed) or out of range.
+ */
 static int
-parse_size(const char *s, long long *out)
+parse_scaled(const char *s, const char *letters, const long long *mults, int fold,
+    int negative_ok, long long *out)
 {
 	char *end;
 	long long mult = 1;
 
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (end == s || errno != 0 || v < 0)
+	if (end == s || errno != 0 || (v < 0 && !negative_ok))
 		return -1;
 	if (*end != '\0') {
-		switch (toupper((unsigned char)*end)) {
-		case 'K': mult = 1LL << 10; break;
-		case 'M': mult = 1LL << 20; break;
-		case 'G': mult = 1LL << 30; break;
-		default: return -1;
-		}
-		if (end[1] != '\0')
+		const char *u = strchr(letters, fold ? toupper((unsigned char)*end) : *end);
+		if (u == NULL || end[1] != '\0')
 			return -1;
+		mult = mults[u - letters];
 	}
-	if (v > LLONG_MAX / mult)
+	if (v > LLONG_MAX / mult || v < -(LLONG_MAX / mult))
 		return -1;
 	*out = v * mult;
 	return 0;
 }
 
-/* "300", "90s", "5m", "2h", "35d", "1w": seconds. */
+/* "10485760", "10240K", "10M", "1G" (binary multiples). */
 static int
-parse_duration(const char *s, long long *out)
+parse_size(const char *s, long long *out)
 {
-	char *end;
-	long long mult = 1;
+	static const long long mults[] = { 1LL << 10, 1LL << 20, 1LL << 30 };
 
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (end == s || errno != 0 || v < 0)
-		return -1;
-	if (*end != '\0') {
-		switch (*end) {
-		case 's': mult = 1; break;
-		case 'm': mult = 60; break;
-		case 'h': mult = 3600; break;
-		case 'd': mult = 86400; break;
-		case 'w': mult = 604800; break;
-		default: return -1;
-		}
-		if (end[1] != '\0')
-			return -1;
-	}
-	if (v > LLONG_MAX / mult)
-		return -1;
-	*out = v * mult;
-	return 0;
+	return parse_scaled(s, "KMG", mults, 1, 0, out);
+}
+
+int
+config_parse_duration(const char *s, int negative_ok, long long *out)
+{
+	static const long long mults[] = { 1, 60, 3600, 86400, 604800 };
+
+	return parse_scaled(s, "smhdw", mults, 0, negative_ok, out);
 }
 
 int
@@ -304,7 +293,7 @@ config_apply_setting(void *basep, const struct setting *def, const config_settin
 		if (config_is_integer(s)) {
 			v = config_setting_get_int64(s);
 		} else if (config_setting_type(s) != CONFIG_TYPE_STRING ||
-		    parse_duration(config_setting_get_string(s), &v) != 0) {
+		    config_parse_duration(config_setting_get_string(s), 0, &v) != 0) {
 			config_error_at(errors, s, file, "'%s' must be a number of seconds or a duration such as \"90s\", \"5m\", \"2h\", \"35d\"", name);
 			return -1;
 		}

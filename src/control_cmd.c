@@ -45,34 +45,14 @@ iso_time(time_t t, char *out, size_t outlen)
 	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* "301", "-60", "5m", "2h", "36d", "1w": seconds. */
+/* "301", "-60", "5m", "2h", "36d", "1w": seconds, within a century. */
 static int
 parse_seconds(const char *s, long long *out)
 {
-	char *end;
-	long long mult = 1;
-
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (end == s || errno != 0)
+	if (config_parse_duration(s, 1, out) != 0)
 		return -1;
-	if (*end != '\0') {
-		switch (*end) {
-		case 's': mult = 1; break;
-		case 'm': mult = 60; break;
-		case 'h': mult = 3600; break;
-		case 'd': mult = 86400; break;
-		case 'w': mult = 604800; break;
-		default: return -1;
-		}
-		if (end[1] != '\0')
-			return -1;
-	}
 	/* Offsets beyond a century are surely mistakes. */
-	if (v > 3155760000LL / mult || v < -3155760000LL / mult)
-		return -1;
-	*out = v * mult;
-	return 0;
+	return *out > 3155760000LL || *out < -3155760000LL ? -1 : 0;
 }
 
 static int
