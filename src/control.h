@@ -44,7 +44,6 @@ struct control_ctx {
 	struct store *store;         /* NULL: no greylisting, or the store failed */
 	const char *store_error;     /* why the store is not open, or NULL */
 	time_t started;              /* wall clock at start */
-	int reload_requested;        /* for "reload": not set yet, see control_cmd.c */
 };
 
 /* Bind and listen on cfg->control_socket. NULL with a reason in err. */

@@ -414,9 +414,8 @@ master_run(const struct master_args *a)
 		}
 		if (got_stop && !m.stopping)
 			begin_stop(&m);
-		if (got_hup || m.ctl.reload_requested) {
+		if (got_hup) {
 			got_hup = 0;
-			m.ctl.reload_requested = 0;
 			log_warnx("SIGHUP received: configuration reload is not supported yet; restart to apply changes");
 		}
 		if (got_usr1) {

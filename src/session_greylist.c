@@ -23,29 +23,13 @@ static void
 expand(const char *text, long long left, const char *rcpt, char *out, size_t outlen)
 {
 	const char *at = strrchr(rcpt, '@');
-	const char *domain = at ? at + 1 : rcpt;
+	const char *subs[26] = { NULL };
 	char secs[32];
-	size_t k = 0;
 
 	snprintf(secs, sizeof(secs), "%lld", left);
-	for (const char *p = text; *p && k + 1 < outlen; p++) {
-		const char *sub = NULL;
-		if (*p == '%') {
-			switch (p[1]) {
-			case 's': sub = secs; break;
-			case 'r': sub = domain; break;
-			case '%': sub = "%"; break;
-			}
-		}
-		if (sub == NULL) {
-			out[k++] = *p;
-			continue;
-		}
-		p++;
-		for (; *sub && k + 1 < outlen; sub++)
-			out[k++] = *sub;
-	}
-	out[k] = '\0';
+	subs['s' - 'a'] = secs;
+	subs['r' - 'a'] = at ? at + 1 : rcpt;
+	session_expand(text, subs, out, outlen);
 }
 
 int

@@ -41,24 +41,17 @@ session_pause(struct session *s, int ms)
 	}
 }
 
-/* Expand %r %s %c %h %l %% in a rule's reply text. */
-static void
-expand(const struct session *s, const char *rcpt, const char *text, char *out, size_t outlen)
+void
+session_expand(const char *text, const char *const subs[26], char *out, size_t outlen)
 {
 	size_t k = 0;
 
 	for (const char *p = text; *p && k + 1 < outlen; p++) {
 		const char *sub = NULL;
-		if (*p == '%' && p[1] != '\0') {
-			switch (p[1]) {
-			case 'r': sub = rcpt ? rcpt : ""; break;
-			case 's': sub = s->tx.sender ? s->tx.sender : ""; break;
-			case 'c': sub = s->peer; break;
-			case 'h': sub = s->helo ? s->helo : ""; break;
-			case 'l': sub = s->env->listener; break;
-			case '%': sub = "%"; break;
-			}
-		}
+		if (*p == '%' && p[1] == '%')
+			sub = "%";
+		else if (*p == '%' && p[1] >= 'a' && p[1] <= 'z')
+			sub = subs[p[1] - 'a'];
 		if (sub == NULL) {
 			out[k++] = *p;
 			continue;
@@ -68,6 +61,20 @@ expand(const struct session *s, const char *rcpt, const char *text, char *out, s
 			out[k++] = *sub;
 	}
 	out[k] = '\0';
+}
+
+/* Expand %r %s %c %h %l %% in a rule's reply text. */
+static void
+expand(const struct session *s, const char *rcpt, const char *text, char *out, size_t outlen)
+{
+	const char *subs[26] = { NULL };
+
+	subs['r' - 'a'] = rcpt ? rcpt : "";
+	subs['s' - 'a'] = s->tx.sender ? s->tx.sender : "";
+	subs['c' - 'a'] = s->peer;
+	subs['h' - 'a'] = s->helo ? s->helo : "";
+	subs['l' - 'a'] = s->env->listener;
+	session_expand(text, subs, out, outlen);
 }
 
 static void

@@ -109,6 +109,12 @@ void session_tx_reset(struct session *s);
 long long session_wait_until(struct session *s, long long deadline);
 void session_timeout_close(struct session *s, long long now);
 
+/*
+ * Copy text to out, replacing "%x" by subs[x - 'a'] where that is set
+ * and "%%" by "%"; anything else is copied as is. Truncated to outlen.
+ */
+void session_expand(const char *text, const char *const subs[26], char *out, size_t outlen);
+
 /* Wait ms (interruptible by a stop request); 0, or -1 if the session must end. */
 int session_pause(struct session *s, int ms);
 
