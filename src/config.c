@@ -39,12 +39,20 @@ static const char *const layout_names[] = { "single", "per-recipient", NULL };
 static const char *const bare_names[] = { "reject", "normalize", NULL };
 static const char *const long_names[] = { "reject", "accept", NULL };
 static const char *const early_names[] = { "reject", "drop", "allow", NULL };
+static const char *const facility_names[] = { "mail", "daemon", "user", "local0", "local1",
+	"local2", "local3", "local4", "local5", "local6", "local7", NULL };
 static const char *const proto_names[] = { "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL };
 
 static const struct setting server_settings[] = {
 	{ "hostname", T_STRING, OFF(hostname), 0, 0, NULL, 0 },
 	{ "banner", T_STRING, OFF(banner), 0, 0, NULL, 0 },
 	{ "log_level", T_LOGLEVEL, OFF(log_level), 0, 0, NULL, 0 },
+	{ "log_facility", T_ENUM, OFF(log_facility), 0, 0, facility_names, 0 },
+	{ "log_file", T_STRING, OFF(log_file), 0, 0, NULL, LINE(log_file_line) },
+	{ "transcript_directory", T_STRING, OFF(transcript_dir), 0, 0, NULL, LINE(transcript_dir_line) },
+	{ "user", T_STRING, OFF(user), 0, 0, NULL, LINE(user_line) },
+	{ "group", T_STRING, OFF(group), 0, 0, NULL, LINE(group_line) },
+	{ "pid_file", T_STRING, OFF(pid_file), 0, 0, NULL, LINE(pid_file_line) },
 	{ "state_directory", T_STRING, OFF(state_directory), 0, 0, NULL, LINE(state_directory_line) },
 	{ NULL, 0, 0, 0, 0, NULL, 0 },
 };
@@ -205,6 +213,11 @@ config_free(struct config *cfg)
 	free(cfg->hostname);
 	free(cfg->banner);
 	free(cfg->maildir);
+	free(cfg->log_file);
+	free(cfg->transcript_dir);
+	free(cfg->user);
+	free(cfg->group);
+	free(cfg->pid_file);
 	config_free_listeners(cfg);
 	free(cfg->tls_certificate);
 	free(cfg->tls_key);

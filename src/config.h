@@ -86,6 +86,19 @@ struct config {
 	char *hostname;
 	char *banner;
 	int log_level;             /* enum log_level */
+	int log_facility;          /* enum log_facility: syslog facility */
+	char *log_file;            /* log lines go to this file; NULL = stderr/syslog */
+	int log_file_line;
+	char *transcript_dir;      /* per-session transcripts; NULL = off */
+	int transcript_dir_line;
+
+	/* privileges: who the daemon runs as when started as root */
+	char *user;                /* NULL = "nobody" when started as root */
+	int user_line;
+	char *group;               /* NULL = the user's primary group */
+	int group_line;
+	char *pid_file;            /* NULL = none (the -p option sets it too) */
+	int pid_file_line;
 
 	struct listener_conf *listeners;
 	size_t nlisteners;

@@ -117,6 +117,7 @@ spawn(struct master *m, int slot)
 			.authdb = m->authdb,
 			.rl = m->rl,
 			.store_path = m->store_path,
+			.transcript_dirfd = -1,
 			.sb = m->sb,
 			.slot = slot,
 			.wake_fd = m->wake[1],

@@ -34,6 +34,7 @@ struct session_env {
 	int slot;                      /* this worker's scoreboard slot */
 	struct ratelimit *rl;          /* per-client rates; may be NULL */
 	struct store *store;           /* the greylist store; NULL when unused or broken */
+	int transcript_dirfd;          /* server.transcript_directory, or -1 */
 };
 
 struct session_result {

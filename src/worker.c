@@ -149,6 +149,7 @@ worker_main(const struct worker_ctx *w)
 		.slot = w->slot,
 		.rl = w->rl,
 		.store = store,
+		.transcript_dirfd = w->transcript_dirfd,
 		.waitmask = &waitmask,
 		.stop = &worker_stop,
 	};

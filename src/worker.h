@@ -29,6 +29,7 @@ struct worker_ctx {
 	const struct authdb *authdb;
 	struct ratelimit *rl;         /* per-client rates, or NULL */
 	const char *store_path;       /* the greylist store to open, or NULL */
+	int transcript_dirfd;         /* where session transcripts go, or -1 */
 	struct scoreboard *sb;
 	int slot;
 	int wake_fd;      /* write end of the master's wake pipe */
