@@ -197,6 +197,9 @@ struct config {
 /* Does any rule use the greylist action (so the store is needed)? */
 int config_uses_greylisting(const struct config *cfg);
 
+/* The store's file name in the state directory. */
+#define CONFIG_STORE_FILE "smtptrapd.lmdb"
+
 /* The store's file: STATE_DIRECTORY/smtptrapd.lmdb (allocated). */
 char *config_store_path(const struct config *cfg);
 

@@ -20,7 +20,7 @@
 #define OFF(f) offsetof(struct config, f)
 #define LINE(f) (offsetof(struct config, f) + 1)
 
-#define STORE_FILE "smtptrapd.lmdb"
+#define STORE_FILE CONFIG_STORE_FILE
 
 static const char *const on_error_names[] = { "pass", "defer", NULL };
 

@@ -124,6 +124,12 @@ control_open(const struct config *cfg, char *err, size_t errlen)
 	return c;
 }
 
+const char *
+control_path(const struct control *c)
+{
+	return c->path;
+}
+
 static void
 drop_client(struct control *c, int i)
 {

@@ -1,8 +1,8 @@
 /*
  * control - the master's control socket: a Unix-domain stream socket on
  * which tools (smtptrap, socat, a test) ask for the daemon's status, move
- * its clock and inspect and change the greylist. ("reload" is answered
- * 502 until the daemon can reload its configuration.)
+ * its clock, inspect and change the greylist, and reload the
+ * configuration (like SIGHUP, but the reply says how it went).
  *
  * Protocol (documented in smtptrapd(8)): the client sends one command per
  * line (LF or CRLF, at most CONTROL_LINE_MAX octets); the master answers
@@ -44,10 +44,17 @@ struct control_ctx {
 	struct store *store;         /* NULL: no greylisting, or the store failed */
 	const char *store_error;     /* why the store is not open, or NULL */
 	time_t started;              /* wall clock at start */
+	unsigned generation;         /* the running generation */
+	/* Reload the configuration, appending the reply; NULL: not possible. */
+	int (*reload)(void *arg, struct buf *out);
+	void *reload_arg;
 };
 
 /* Bind and listen on cfg->control_socket. NULL with a reason in err. */
 struct control *control_open(const struct config *cfg, char *err, size_t errlen);
+
+/* The socket's absolute path. */
+const char *control_path(const struct control *c);
 
 /* Close every client and the socket; unlink the path (the master only). */
 void control_close(struct control *c, int unlink_path);

@@ -4,9 +4,10 @@
  *
  * Commands are a table {name, handler}; a handler gets the words of the
  * line and appends its reply. Replies are "CODE-text" lines and a last
- * "CODE text" line: 200 done, 451 the store failed, 500 unknown command,
- * 501 bad arguments, 502 not implemented (reload), 503 not allowed by the
- * configuration, 504 not configured, 550 no such record. (control.c adds
+ * "CODE text" line: 200 done, 451 the store failed or a reload failed
+ * (the old configuration stays), 500 unknown command, 501 bad arguments,
+ * 502 not available, 503 not allowed by the configuration, 504 not
+ * configured, 550 no such record. (control.c adds
  * 421 when it drops a client, and 500 for a line too long.)
  */
 #include <arpa/inet.h>
@@ -87,7 +88,7 @@ cmd_status(struct control_ctx *ctx, int argc, char **argv, struct buf *out)
 
 	(void)argc;
 	(void)argv;
-	for (int i = 0; i < sb->nslots; i++) {
+	for (int i = 0; i < sb->high; i++) {
 		int st = scoreboard_get_state(sb, i);
 		if (st >= 0 && st <= WS_EXITING)
 			by_state[st]++;
@@ -95,18 +96,19 @@ cmd_status(struct control_ctx *ctx, int argc, char **argv, struct buf *out)
 	buf_printf(out, "200-version %s\n", PACKAGE_VERSION);
 	buf_printf(out, "200-pid %ld\n", (long)getpid());
 	buf_printf(out, "200-uptime %lld\n", (long long)(now - ctx->started));
+	buf_printf(out, "200-generation %u\n", ctx->generation);
 	iso_time(clock_now(), iso, sizeof(iso));
 	buf_printf(out, "200-clock now=%lld offset=%lld time=%s\n", (long long)clock_now(),
 	    clock_offset(), iso);
 	buf_printf(out, "200-workers starting=%d idle=%d busy=%d exiting=%d max=%d\n",
 	    by_state[WS_STARTING], by_state[WS_IDLE], by_state[WS_BUSY], by_state[WS_EXITING],
-	    sb->nslots);
-	for (int i = 0; i < sb->nslots; i++) {
+	    ctx->cfg->max_workers);
+	for (int i = 0; i < sb->high; i++) {
 		int st = scoreboard_get_state(sb, i);
 		if (st == WS_EMPTY)
 			continue;
-		buf_printf(out, "200-worker pid=%ld state=%s sessions=%lu messages=%lu\n",
-		    (long)sb->slots[i].pid,
+		buf_printf(out, "200-worker pid=%ld generation=%u state=%s sessions=%lu messages=%lu\n",
+		    (long)sb->slots[i].pid, sb->slots[i].generation,
 		    st == WS_STARTING ? "starting" : st == WS_IDLE ? "idle" : st == WS_BUSY ? "busy" : "exiting",
 		    sb->slots[i].sessions, sb->slots[i].messages);
 	}
@@ -338,10 +340,16 @@ cmd_greylist(struct control_ctx *ctx, int argc, char **argv, struct buf *out)
 static int
 cmd_reload(struct control_ctx *ctx, int argc, char **argv, struct buf *out)
 {
-	(void)argc;
 	(void)argv;
-	(void)ctx;
-	buf_puts(out, "502 reload is not supported yet: restart the daemon to apply a new configuration\n");
+	if (argc != 1) {
+		buf_puts(out, "501 usage: reload\n");
+		return 0;
+	}
+	if (ctx->reload == NULL) {
+		buf_puts(out, "502 reload is not available here\n");
+		return 0;
+	}
+	ctx->reload(ctx->reload_arg, out);
 	return 0;
 }
 

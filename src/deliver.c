@@ -20,11 +20,11 @@ deliver_ops_for(const struct config *cfg)
 }
 
 int
-deliver_init(struct deliver *d, const struct config *cfg, char *err, size_t errlen)
+deliver_init(struct deliver *d, const struct config *cfg, int dirfd, char *err, size_t errlen)
 {
 	d->ops = deliver_ops_for(cfg);
 	d->open = 0;
-	d->be = d->ops->init(cfg, err, errlen);
+	d->be = d->ops->init(cfg, dirfd, err, errlen);
 	return d->be == NULL ? -1 : 0;
 }
 

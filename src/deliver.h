@@ -12,6 +12,7 @@
 #define SMTPTRAP_DELIVER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct config;
 
@@ -28,10 +29,19 @@ struct envelope {
 
 struct deliver_ops {
 	const char *name;
-	/* Create directories etc. in the master, before workers exist. */
-	int (*prepare)(const struct config *cfg, char *err, size_t errlen);
-	/* Per-process state; NULL on failure with err set. */
-	void *(*init)(const struct config *cfg, char *err, size_t errlen);
+	/*
+	 * Create directories etc. in the master, before workers exist and
+	 * before privileges are dropped; what it creates is handed to
+	 * owner/group unless they are -1. *dirfd gets the capture directory,
+	 * opened (workers write through it, whatever the permissions of the
+	 * directories above it), or -1 when the backend stores nothing.
+	 */
+	int (*prepare)(const struct config *cfg, uid_t owner, gid_t group, int *dirfd,
+	    char *err, size_t errlen);
+	/* After the privilege drop: can this process deliver through dirfd? */
+	int (*check)(const struct config *cfg, int dirfd, char *err, size_t errlen);
+	/* Per-process state; NULL on failure with err set. dirfd stays the caller's. */
+	void *(*init)(const struct config *cfg, int dirfd, char *err, size_t errlen);
 	int (*open)(void *be, const struct envelope *env, char *err, size_t errlen);
 	/* Errors are remembered and reported by commit. */
 	void (*write)(void *be, const void *data, size_t len);
@@ -54,7 +64,7 @@ struct deliver {
 	int open;
 };
 
-int deliver_init(struct deliver *d, const struct config *cfg, char *err, size_t errlen);
+int deliver_init(struct deliver *d, const struct config *cfg, int dirfd, char *err, size_t errlen);
 int deliver_open(struct deliver *d, const struct envelope *env, char *err, size_t errlen);
 void deliver_write(struct deliver *d, const void *data, size_t len);
 int deliver_commit(struct deliver *d, char *id, size_t idlen, char *err, size_t errlen);

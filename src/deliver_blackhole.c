@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "deliver.h"
 #include "xmalloc.h"
@@ -17,18 +18,33 @@ struct blackhole {
 };
 
 static int
-bh_prepare(const struct config *cfg, char *err, size_t errlen)
+bh_prepare(const struct config *cfg, uid_t owner, gid_t group, int *dirfd, char *err,
+    size_t errlen)
 {
 	(void)cfg;
+	(void)owner;
+	(void)group;
+	(void)err;
+	(void)errlen;
+	*dirfd = -1;
+	return 0;
+}
+
+static int
+bh_check(const struct config *cfg, int dirfd, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)dirfd;
 	(void)err;
 	(void)errlen;
 	return 0;
 }
 
 static void *
-bh_init(const struct config *cfg, char *err, size_t errlen)
+bh_init(const struct config *cfg, int dirfd, char *err, size_t errlen)
 {
 	(void)cfg;
+	(void)dirfd;
 	(void)err;
 	(void)errlen;
 	return xcalloc(1, sizeof(struct blackhole));
@@ -81,6 +97,7 @@ bh_fini(void *be)
 const struct deliver_ops deliver_blackhole_ops = {
 	.name = "blackhole",
 	.prepare = bh_prepare,
+	.check = bh_check,
 	.init = bh_init,
 	.open = bh_open,
 	.write = bh_write,

@@ -41,10 +41,11 @@ struct maildir {
 	int newfd;                /* single layout: new/ for fsync */
 
 	/* The message being written. */
+	int root;                 /* the capture directory (not ours to close) */
 	int fd;
 	char name[DELIVER_ID_MAX];
-	char tmppath[PATH_MAX];
-	char **dirs;              /* per-recipient maildirs, unique */
+	char tmppath[PATH_MAX];   /* relative to root */
+	char **dirs;              /* per-recipient maildirs under root, unique */
 	size_t ndirs;
 	char *wbuf;
 	size_t wlen;
@@ -99,54 +100,96 @@ maildir_rcpt_dir(char *out, size_t outlen, const char *rcpt)
 }
 
 
-/* Make dir and its tmp/, new/ and cur/. */
+/*
+ * Create rel (relative to the capture directory root, "." for the root
+ * itself) with its tmp/, new/ and cur/; what is created goes to
+ * owner/group when they are not -1 (the master, before it drops
+ * privileges).
+ */
 static int
-maildir_make(const char *dir, char *err, size_t errlen)
+maildir_make(int root, const char *rootpath, const char *rel, uid_t owner, gid_t group,
+    char *err, size_t errlen)
 {
-	static const char *const subs[] = { "tmp", "new", "cur" };
+	static const char *const subs[] = { "", "/tmp", "/new", "/cur" };
 	char path[PATH_MAX];
 
-	if (fs_mkdir_p(dir, 0777) != 0) {
-		snprintf(err, errlen, "cannot create maildir %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	for (size_t i = 0; i < 3; i++) {
-		if (snprintf(path, sizeof(path), "%s/%s", dir, subs[i]) >= (int)sizeof(path)) {
-			snprintf(err, errlen, "maildir path too long: %s", dir);
+	for (size_t i = 0; i < 4; i++) {
+		if (snprintf(path, sizeof(path), "%s%s", rel, subs[i]) >= (int)sizeof(path)) {
+			snprintf(err, errlen, "maildir path too long: %s/%s", rootpath, rel);
 			return -1;
 		}
-		if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-			snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		if (i == 0 && strcmp(rel, ".") == 0)
+			continue;
+		if (mkdirat(root, path, 0777) == 0) {
+			if (owner != (uid_t)-1 && fchownat(root, path, owner, group, AT_SYMLINK_NOFOLLOW) != 0) {
+				snprintf(err, errlen, "cannot hand %s/%s to its user: %s", rootpath, path,
+				    strerror(errno));
+				return -1;
+			}
+		} else if (errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s/%s: %s", rootpath, path, strerror(errno));
 			return -1;
 		}
-	}
-	if (snprintf(path, sizeof(path), "%s/tmp", dir) < (int)sizeof(path) &&
-	    access(path, W_OK | X_OK) != 0) {
-		snprintf(err, errlen, "cannot write to %s: %s", path, strerror(errno));
-		return -1;
 	}
 	return 0;
 }
 
 static int
-md_prepare(const struct config *cfg, char *err, size_t errlen)
+md_prepare(const struct config *cfg, uid_t owner, gid_t group, int *dirfd, char *err,
+    size_t errlen)
 {
-	if (cfg->layout == LAYOUT_SINGLE)
-		return maildir_make(cfg->maildir, err, errlen);
+	struct stat st;
+	int created = stat(cfg->maildir, &st) != 0;
+
+	*dirfd = -1;
 	if (fs_mkdir_p(cfg->maildir, 0777) != 0) {
-		snprintf(err, errlen, "cannot create %s: %s", cfg->maildir, strerror(errno));
+		snprintf(err, errlen, "cannot create maildir %s: %s", cfg->maildir, strerror(errno));
 		return -1;
+	}
+	int fd = open(cfg->maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open maildir %s: %s", cfg->maildir, strerror(errno));
+		return -1;
+	}
+	if (created && owner != (uid_t)-1 && fchown(fd, owner, group) != 0) {
+		snprintf(err, errlen, "cannot hand %s to its user: %s", cfg->maildir, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (cfg->layout == LAYOUT_SINGLE &&
+	    maildir_make(fd, cfg->maildir, ".", owner, group, err, errlen) != 0) {
+		close(fd);
+		return -1;
+	}
+	*dirfd = fd;
+	return 0;
+}
+
+/* Can this process (after the privilege drop) write where mail goes? */
+static int
+md_check(const struct config *cfg, int dirfd, char *err, size_t errlen)
+{
+	const char *where = cfg->layout == LAYOUT_SINGLE ? "tmp" : ".";
+	static const char *const need[] = { "tmp", "new" };
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *d = cfg->layout == LAYOUT_SINGLE ? need[i] : where;
+		if (faccessat(dirfd, d, W_OK | X_OK, AT_EACCESS) != 0) {
+			snprintf(err, errlen, "cannot write to %s/%s as uid %ld: %s", cfg->maildir,
+			    strcmp(d, ".") == 0 ? "" : d, (long)geteuid(), strerror(errno));
+			return -1;
+		}
 	}
 	return 0;
 }
 
 static void *
-md_init(const struct config *cfg, char *err, size_t errlen)
+md_init(const struct config *cfg, int dirfd, char *err, size_t errlen)
 {
 	struct maildir *md = xcalloc(1, sizeof(*md));
-	char path[PATH_MAX];
 
 	md->cfg = cfg;
+	md->root = dirfd;
 	md->pid = getpid();
 	md->fd = -1;
 	md->newfd = -1;
@@ -154,13 +197,16 @@ md_init(const struct config *cfg, char *err, size_t errlen)
 	snprintf(md->host, sizeof(md->host), "%s", cfg->hostname);
 	if (getrandom(&md->rnd_state, sizeof(md->rnd_state), 0) != (ssize_t)sizeof(md->rnd_state))
 		md->rnd_state = (unsigned)md->pid ^ (unsigned)time(NULL);
+	if (dirfd < 0) {
+		snprintf(err, errlen, "maildir %s is not open", cfg->maildir);
+		goto fail;
+	}
 	if (cfg->layout == LAYOUT_SINGLE) {
-		if (maildir_make(cfg->maildir, err, errlen) != 0)
+		if (maildir_make(dirfd, cfg->maildir, ".", (uid_t)-1, (gid_t)-1, err, errlen) != 0)
 			goto fail;
-		snprintf(path, sizeof(path), "%s/new", cfg->maildir);
-		md->newfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		md->newfd = openat(dirfd, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (md->newfd < 0) {
-			snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+			snprintf(err, errlen, "cannot open %s/new: %s", cfg->maildir, strerror(errno));
 			goto fail;
 		}
 	}
@@ -205,7 +251,7 @@ collect_dirs(struct maildir *md, const struct envelope *env, char *err, size_t e
 			snprintf(err, errlen, "recipient too long for a directory name");
 			return -1;
 		}
-		char *dir = xasprintf("%s/%s", md->cfg->maildir, sub);
+		char *dir = xstrdup(sub);
 		for (size_t k = 0; k < md->ndirs; k++)
 			if (strcmp(md->dirs[k], dir) == 0)
 				dup = 1;
@@ -214,7 +260,7 @@ collect_dirs(struct maildir *md, const struct envelope *env, char *err, size_t e
 			continue;
 		}
 		md->dirs[md->ndirs++] = dir;
-		if (maildir_make(dir, err, errlen) != 0)
+		if (maildir_make(md->root, md->cfg->maildir, dir, (uid_t)-1, (gid_t)-1, err, errlen) != 0)
 			return -1;
 	}
 	return 0;
@@ -240,7 +286,7 @@ md_open(void *be, const struct envelope *env, char *err, size_t errlen)
 		}
 		dir = md->dirs[0];
 	} else {
-		dir = md->cfg->maildir;
+		dir = ".";
 	}
 	if (snprintf(md->tmppath, sizeof(md->tmppath), "%s/tmp/%s", dir, md->name) >=
 	    (int)sizeof(md->tmppath)) {
@@ -248,9 +294,10 @@ md_open(void *be, const struct envelope *env, char *err, size_t errlen)
 		free_dirs(md);
 		return -1;
 	}
-	md->fd = open(md->tmppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	md->fd = openat(md->root, md->tmppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (md->fd < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", md->tmppath, strerror(errno));
+		snprintf(err, errlen, "cannot create %s/%s: %s", md->cfg->maildir, md->tmppath,
+		    strerror(errno));
 		free_dirs(md);
 		return -1;
 	}
@@ -315,20 +362,20 @@ md_abort(void *be)
 	if (md->fd >= 0) {
 		close(md->fd);
 		md->fd = -1;
-		unlink(md->tmppath);
+		unlinkat(md->root, md->tmppath, 0);
 	}
 	md->wlen = 0;
 	free_dirs(md);
 }
 
 static int
-sync_dir(const char *dir)
+sync_dir(int root, const char *dir)
 {
 	char path[PATH_MAX];
 	int fd, rc;
 
 	snprintf(path, sizeof(path), "%s/new", dir);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(root, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	rc = fsync(fd);
@@ -345,57 +392,63 @@ md_commit(void *be, char *id, size_t idlen, char *err, size_t errlen)
 
 	flush_wbuf(md);
 	if (md->werr != 0) {
-		snprintf(err, errlen, "write to %s failed: %s", md->tmppath, strerror(md->werr));
+		snprintf(err, errlen, "write to %s/%s failed: %s", md->cfg->maildir, md->tmppath,
+		    strerror(md->werr));
 		goto fail;
 	}
 	if (md->cfg->fsync && fsync(fd) != 0) {
-		snprintf(err, errlen, "fsync %s failed: %s", md->tmppath, strerror(errno));
+		snprintf(err, errlen, "fsync %s/%s failed: %s", md->cfg->maildir, md->tmppath,
+		    strerror(errno));
 		goto fail;
 	}
 	md->fd = -1;
 	if (close(fd) != 0) {
-		snprintf(err, errlen, "close %s failed: %s", md->tmppath, strerror(errno));
-		unlink(md->tmppath);
+		snprintf(err, errlen, "close %s/%s failed: %s", md->cfg->maildir, md->tmppath,
+		    strerror(errno));
+		unlinkat(md->root, md->tmppath, 0);
 		free_dirs(md);
 		return -1;
 	}
 
 	if (md->cfg->layout == LAYOUT_SINGLE) {
-		snprintf(path, sizeof(path), "%s/new/%s", md->cfg->maildir, md->name);
-		if (rename(md->tmppath, path) != 0) {
-			snprintf(err, errlen, "rename to %s failed: %s", path, strerror(errno));
-			unlink(md->tmppath);
+		snprintf(path, sizeof(path), "new/%s", md->name);
+		if (renameat(md->root, md->tmppath, md->root, path) != 0) {
+			snprintf(err, errlen, "rename to %s/%s failed: %s", md->cfg->maildir, path,
+			    strerror(errno));
+			unlinkat(md->root, md->tmppath, 0);
 			return -1;
 		}
 		if (md->cfg->fsync && fsync(md->newfd) != 0) {
 			snprintf(err, errlen, "fsync of %s/new failed: %s", md->cfg->maildir, strerror(errno));
-			unlink(path);
+			unlinkat(md->root, path, 0);
 			return -1;
 		}
 	} else {
 		size_t linked;
 		for (linked = 0; linked < md->ndirs; linked++) {
 			snprintf(path, sizeof(path), "%s/new/%s", md->dirs[linked], md->name);
-			if (link(md->tmppath, path) != 0) {
-				snprintf(err, errlen, "link to %s failed: %s", path, strerror(errno));
+			if (linkat(md->root, md->tmppath, md->root, path, 0) != 0) {
+				snprintf(err, errlen, "link to %s/%s failed: %s", md->cfg->maildir, path,
+				    strerror(errno));
 				break;
 			}
-			if (md->cfg->fsync && sync_dir(md->dirs[linked]) != 0) {
-				snprintf(err, errlen, "fsync of %s/new failed: %s", md->dirs[linked], strerror(errno));
-				unlink(path);
+			if (md->cfg->fsync && sync_dir(md->root, md->dirs[linked]) != 0) {
+				snprintf(err, errlen, "fsync of %s/%s/new failed: %s", md->cfg->maildir,
+				    md->dirs[linked], strerror(errno));
+				unlinkat(md->root, path, 0);
 				break;
 			}
 		}
 		if (linked < md->ndirs) {
 			while (linked-- > 0) {
 				snprintf(path, sizeof(path), "%s/new/%s", md->dirs[linked], md->name);
-				unlink(path);
+				unlinkat(md->root, path, 0);
 			}
-			unlink(md->tmppath);
+			unlinkat(md->root, md->tmppath, 0);
 			free_dirs(md);
 			return -1;
 		}
-		unlink(md->tmppath);
+		unlinkat(md->root, md->tmppath, 0);
 		free_dirs(md);
 	}
 	snprintf(id, idlen, "%s", md->name);
@@ -420,6 +473,7 @@ md_fini(void *be)
 const struct deliver_ops deliver_maildir_ops = {
 	.name = "maildir",
 	.prepare = md_prepare,
+	.check = md_check,
 	.init = md_init,
 	.open = md_open,
 	.write = md_write,

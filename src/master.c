@@ -26,26 +26,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "config.h"
 #include "control.h"
+#include "deliver.h"
 #include "greylist.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
-
-/* Client addresses the per-minute rate table keeps at once. */
-#define RATELIMIT_CLIENTS 8192
 #include "monotime.h"
+#include "notify.h"
 #include "ratelimit.h"
+#include "reload.h"
 #include "scoreboard.h"
 #include "store.h"
 #include "worker.h"
 #include "xmalloc.h"
+
+/* Client addresses the per-minute rate table keeps at once. */
+#define RATELIMIT_CLIENTS 8192
+/*
+ * Scoreboard slots: room for a full pool of the largest size plus a
+ * retiring generation of the same size still finishing its sessions.
+ */
+#define SB_CAPACITY (2 * 4096)
 
 #define START_GRACE_MS 2000
 #define MAX_START_FAILURES 3
@@ -53,6 +63,7 @@
 #define SPAWNS_PER_SECOND 256
 #define KILL_GRACE_MS 2000
 #define STORE_SYNC_MS 5000
+#define OLD_IDLE_WAIT_MS 2000
 
 static volatile sig_atomic_t got_chld;
 static volatile sig_atomic_t got_stop;
@@ -65,16 +76,16 @@ static void on_hup(int sig) { (void)sig; got_hup = 1; }
 static void on_usr1(int sig) { (void)sig; got_usr1 = 1; }
 
 struct master {
-	const struct config *cfg;
-	struct listener *listeners;
-	size_t nlisteners;
-	struct tls_server *tls;
-	const struct authdb *authdb;
+	struct master_args *a;
+	struct generation *gen;   /* the running generation */
+	const struct config *cfg; /* &gen->cfg */
 	struct ratelimit *rl;
 	struct store *store;
-	const char *store_path;
+	char store_error[512];    /* why greylisting has no store */
 	struct control *control;
+	struct control *next_control; /* replaces control at the next turn of the loop */
 	struct control_ctx ctl;
+	char status[160];         /* the last STATUS= sent to the service manager */
 	long long next_purge;     /* monotonic ms */
 	long long next_sync;
 	struct scoreboard *sb;
@@ -94,11 +105,14 @@ static void
 spawn(struct master *m, int slot)
 {
 	struct sb_slot *s = &m->sb->slots[slot];
+	const struct generation *g = m->gen;
 	pid_t pid;
 
 	pid_t master = getpid(); /* read before fork: see worker_main() */
 
 	scoreboard_set_state(m->sb, slot, WS_STARTING);
+	scoreboard_use_slot(m->sb, slot);
+	s->generation = g->number;
 	s->sessions = 0;
 	s->messages = 0;
 	s->started = time(NULL);
@@ -110,16 +124,18 @@ spawn(struct master *m, int slot)
 	}
 	if (pid == 0) {
 		struct worker_ctx w = {
-			.cfg = m->cfg,
-			.listeners = m->listeners,
-			.nlisteners = m->nlisteners,
-			.tls = m->tls,
-			.authdb = m->authdb,
+			.cfg = &g->cfg,
+			.listeners = g->listeners,
+			.nlisteners = g->cfg.nlisteners,
+			.tls = g->tls,
+			.authdb = g->authdb,
 			.rl = m->rl,
-			.store_path = m->store_path,
-			.transcript_dirfd = -1,
+			.maildir_fd = g->maildir_fd,
+			.state_fd = g->store_path != NULL ? g->state_fd : -1,
+			.transcript_dirfd = g->transcript_fd,
 			.sb = m->sb,
 			.slot = slot,
+			.generation = g->number,
 			.wake_fd = m->wake[1],
 			.master = master,
 		};
@@ -130,13 +146,13 @@ spawn(struct master *m, int slot)
 	s->pid = pid;
 	m->started_ms[slot] = monotime_ms();
 	m->retiring[slot] = 0;
-	log_debug("worker %ld started in slot %d", (long)pid, slot);
+	log_debug("worker %ld of generation %u started in slot %d", (long)pid, g->number, slot);
 }
 
 static int
 slot_of(const struct master *m, pid_t pid)
 {
-	for (int i = 0; i < m->sb->nslots; i++)
+	for (int i = 0; i < m->sb->high; i++)
 		if (m->sb->slots[i].pid == pid)
 			return i;
 	return -1;
@@ -194,15 +210,19 @@ reap(struct master *m)
 	}
 }
 
-/* Workers alive, and of those the ones that can take a connection soon. */
+/*
+ * Workers of the running generation alive, and of those the ones that can
+ * take a connection soon. Workers of older generations are finishing
+ * their sessions and do not count.
+ */
 static void
 census(const struct master *m, int *live, int *idle)
 {
 	*live = 0;
 	*idle = 0;
-	for (int i = 0; i < m->sb->nslots; i++) {
+	for (int i = 0; i < m->sb->high; i++) {
 		int st = scoreboard_get_state(m->sb, i);
-		if (st == WS_EMPTY)
+		if (st == WS_EMPTY || m->sb->slots[i].generation != m->gen->number)
 			continue;
 		(*live)++;
 		if ((st == WS_IDLE || st == WS_STARTING) && !m->retiring[i])
@@ -241,8 +261,9 @@ maintain_pool(struct master *m)
 		idle++;
 	}
 	/* Too many idle: retire the surplus (they exit only while idle). */
-	for (int i = 0; i < m->sb->nslots && idle > m->cfg->max_spare; i++) {
-		if (scoreboard_get_state(m->sb, i) == WS_IDLE && !m->retiring[i]) {
+	for (int i = 0; i < m->sb->high && idle > m->cfg->max_spare; i++) {
+		if (scoreboard_get_state(m->sb, i) == WS_IDLE && !m->retiring[i] &&
+		    m->sb->slots[i].generation == m->gen->number) {
 			m->retiring[i] = 1;
 			kill(m->sb->slots[i].pid, SIGUSR2);
 			idle--;
@@ -279,7 +300,7 @@ refuse_connection(struct master *m, const struct listener *l)
 static void
 signal_all(struct master *m, int sig)
 {
-	for (int i = 0; i < m->sb->nslots; i++)
+	for (int i = 0; i < m->sb->high; i++)
 		if (m->sb->slots[i].pid > 0)
 			kill(m->sb->slots[i].pid, sig);
 }
@@ -290,12 +311,17 @@ begin_stop(struct master *m)
 	int live, idle;
 
 	census(m, &live, &idle);
+	notify_stopping();
 	log_notice("stopping: %d workers busy, waiting up to %d ms for their sessions",
 	    live - idle, m->cfg->timeout_shutdown_ms);
 	m->stopping = 1;
 	m->kill_deadline = monotime_ms() + m->cfg->timeout_shutdown_ms + KILL_GRACE_MS;
-	for (size_t i = 0; i < m->nlisteners; i++)
-		close(m->listeners[i].fd);
+	for (size_t i = 0; i < m->cfg->nlisteners; i++) {
+		struct listener *l = &m->gen->listeners[i];
+		if (l->fd >= 0)
+			close(l->fd);
+		l->fd = -1;
+	}
 	signal_all(m, SIGTERM);
 }
 
@@ -325,6 +351,251 @@ store_chores(struct master *m, long long now)
 			log_warnx("greylist store: flushing to disk failed: %s", store_strerror(m->store));
 		m->next_sync = now + STORE_SYNC_MS;
 	}
+}
+
+/* Tell the service manager how the pool looks, when that changed. */
+static void
+report_status(struct master *m)
+{
+	char status[sizeof(m->status)];
+	int live, idle;
+
+	census(m, &live, &idle);
+	int old = scoreboard_live(m->sb) - live;
+	int n = snprintf(status, sizeof(status), "%d workers (%d idle, %d busy), generation %u",
+	    live, idle, live - idle, m->gen->number);
+	if (old > 0 && n > 0 && (size_t)n < sizeof(status))
+		snprintf(status + n, sizeof(status) - (size_t)n, ", %d older finishing", old);
+	if (strcmp(status, m->status) != 0) {
+		memcpy(m->status, status, sizeof(status));
+		notify_status("%s", status);
+	}
+}
+
+/* Ask every worker of an older generation to exit once its session ends. */
+static void
+retire_old_generations(struct master *m)
+{
+	for (int i = 0; i < m->sb->high; i++) {
+		struct sb_slot *s = &m->sb->slots[i];
+		if (s->pid > 0 && s->generation != m->gen->number && !m->retiring[i]) {
+			m->retiring[i] = 1;
+			kill(s->pid, SIGUSR2);
+		}
+	}
+}
+
+/*
+ * After a reload: wait (briefly) until no worker of an older generation is
+ * idle, so every connection from now on is served with the new
+ * configuration. Idle workers exit at once when told; this is bounded in
+ * case one is slow to be scheduled.
+ */
+static void
+wait_old_idle(struct master *m)
+{
+	long long deadline = monotime_ms() + OLD_IDLE_WAIT_MS;
+
+	for (;;) {
+		int waiting = 0;
+		for (int i = 0; i < m->sb->high; i++) {
+			int st = scoreboard_get_state(m->sb, i);
+			if ((st == WS_IDLE || st == WS_STARTING) &&
+			    m->sb->slots[i].generation != m->gen->number)
+				waiting++;
+		}
+		if (waiting == 0)
+			return;
+		if (monotime_ms() >= deadline) {
+			log_warnx("reload: %d idle workers of older generations have not exited yet", waiting);
+			return;
+		}
+		struct timespec pause = { 0, 2 * 1000000L };
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* The greylist store for generation g: the open one if the file is the same. */
+static void
+switch_store(struct master *m, const struct generation *g, const struct generation *old)
+{
+	if (g->store_path != NULL && m->store != NULL && old->store_path != NULL &&
+	    strcmp(g->store_path, old->store_path) == 0)
+		return;
+	store_close(m->store);
+	m->store = NULL;
+	m->store_error[0] = '\0';
+	if (g->store_path == NULL)
+		return;
+	m->store = gen_store_open(g->state_fd, &g->cfg, m->store_error, sizeof(m->store_error));
+	if (m->store == NULL)
+		log_err("greylist store %s; until it is fixed, greylisting %s (greylist.on_store_error)",
+		    m->store_error, g->cfg.greylist.on_store_error == GL_ON_ERROR_PASS ?
+		    "passes every recipient" : "defers every recipient with 451 4.3.0");
+	else
+		log_notice("greylist store %s", g->store_path);
+}
+
+/*
+ * The control socket for generation g: the same one when the path is
+ * unchanged (its mode follows the new setting), else a new one that
+ * replaces the old at the next turn of the loop (a reload may be running
+ * on behalf of one of the old socket's clients). -1 when a new socket
+ * cannot be opened.
+ */
+static int
+switch_control(struct master *m, const struct config *cfg, const struct config *old,
+    struct buf *errors)
+{
+	char err[512];
+
+	if (cfg->control_socket != NULL && old->control_socket != NULL &&
+	    strcmp(cfg->control_socket, old->control_socket) == 0) {
+		if (cfg->control_mode != old->control_mode && m->control != NULL &&
+		    chmod(control_path(m->control), (mode_t)cfg->control_mode) != 0)
+			log_warn("control socket %s: chmod failed", cfg->control_socket);
+		if (cfg->control_timeout_ms != old->control_timeout_ms ||
+		    cfg->control_max_clients != old->control_max_clients)
+			log_warnx("control.timeout and control.max_clients take effect at the next start");
+		return 0;
+	}
+	if (cfg->control_socket == NULL) {
+		m->next_control = NULL;
+		return 0;
+	}
+	m->next_control = control_open(cfg, err, sizeof(err));
+	if (m->next_control == NULL) {
+		buf_printf(errors, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Log every line of errors, each with what failed in front. */
+static void
+log_lines(const char *what, const struct buf *errors)
+{
+	const char *p = errors->data;
+
+	while (p != NULL && *p != '\0') {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+		log_err("%s: %.*s", what, n, p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+/*
+ * SIGHUP and the control socket's "reload": build the next generation
+ * from the same configuration file and command line. On any error the
+ * running generation stays, and the errors are logged with file:line.
+ * On success new workers start with the new configuration and the old
+ * ones finish their sessions and exit. The outcome is appended to out
+ * (a control reply) when out is not NULL. 0 or -1.
+ */
+static int
+master_reload(struct master *m, struct buf *out)
+{
+	const struct gen_opts *o = m->a->opts;
+	struct generation *old = m->gen, *g;
+	struct buf errors;
+
+	notify_reloading();
+	log_notice("reloading the configuration%s%s", o->config_path ? " from " : " (built-in)",
+	    o->config_path ? o->config_path : "");
+	buf_init(&errors);
+	g = gen_load(o, old->number + 1, &errors);
+	if (g != NULL && gen_open(g, old, o, (uid_t)-1, (gid_t)-1, &errors) != 0) {
+		gen_free(g);
+		g = NULL;
+	}
+	char err[512];
+	if (g != NULL && deliver_ops_for(&g->cfg)->check(&g->cfg, g->maildir_fd, err, sizeof(err)) != 0) {
+		buf_printf(&errors, "%s\n", err);
+		gen_free(g);
+		g = NULL;
+	}
+	if (g != NULL && switch_control(m, &g->cfg, m->cfg, &errors) != 0) {
+		gen_free(g);
+		g = NULL;
+	}
+	if (g == NULL) {
+		log_lines("reload failed", &errors);
+		log_err("reload failed: generation %u keeps running with the previous configuration",
+		    old->number);
+		if (out != NULL) {
+			const char *first = errors.data ? errors.data : "";
+			int n = (int)strcspn(first, "\n");
+			buf_printf(out, "451 reload failed, generation %u keeps running: %.*s\n", old->number,
+			    n, first);
+		}
+		buf_free(&errors);
+		notify_ready(m->status[0] ? m->status : NULL);
+		return -1;
+	}
+	buf_free(&errors);
+
+	const struct config *cfg = &g->cfg;
+	if ((cfg->user == NULL) != (old->cfg.user == NULL) ||
+	    (cfg->user != NULL && strcmp(cfg->user, old->cfg.user) != 0) ||
+	    (cfg->group == NULL) != (old->cfg.group == NULL) ||
+	    (cfg->group != NULL && strcmp(cfg->group, old->cfg.group) != 0))
+		log_warnx("server.user and server.group take effect at the next start");
+	if ((cfg->pid_file == NULL) != (old->cfg.pid_file == NULL) ||
+	    (cfg->pid_file != NULL && strcmp(cfg->pid_file, old->cfg.pid_file) != 0))
+		log_warnx("server.pid_file takes effect at the next start");
+	if (cfg->max_workers > SB_CAPACITY / 2)
+		log_warnx("workers.max_workers above %d: the pool stops at %d", SB_CAPACITY / 2,
+		    SB_CAPACITY / 2);
+
+	gen_take_over(g, old);
+	for (size_t i = 0; i < old->cfg.nlisteners; i++)
+		if (old->listeners[i].fd >= 0)
+			log_notice("listener %s on %s closed", old->listeners[i].name, old->listeners[i].addr);
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		int carried = 0;
+		for (size_t k = 0; k < old->cfg.nlisteners; k++)
+			if (strcmp(old->listeners[k].addr, g->listeners[i].addr) == 0 &&
+			    old->listeners[k].fd < 0)
+				carried = 1;
+		if (!carried)
+			log_notice("listening on %s (listener %s)", g->listeners[i].addr, g->listeners[i].name);
+	}
+	m->gen = g;
+	m->cfg = cfg;
+	switch_store(m, g, old);
+	if (m->rl == NULL && (cfg->connection_rate > 0 || cfg->message_rate > 0)) {
+		m->rl = ratelimit_create(RATELIMIT_CLIENTS, 60);
+		if (m->rl == NULL)
+			log_warnx("cannot create the rate table: rate limits are not enforced");
+	}
+	m->ctl.cfg = cfg;
+	m->ctl.store = m->store;
+	m->ctl.store_error = m->store == NULL && m->store_error[0] ? m->store_error : NULL;
+	m->ctl.generation = g->number;
+	log_set_level((enum log_level)cfg->log_level);
+	__atomic_store_n(&m->sb->generation, g->number, __ATOMIC_RELEASE);
+	retire_old_generations(m);
+	gen_free(old);
+	m->start_failures = 0;
+	m->throttle_until = 0;
+	maintain_pool(m);
+	wait_old_idle(m);
+	log_notice("reloaded: generation %u, %s delivery to %s, workers %d..%d (max %d)", g->number,
+	    deliver_ops_for(cfg)->name, cfg->backend == BACKEND_MAILDIR ? cfg->maildir : "nowhere",
+	    cfg->min_spare, cfg->max_spare, cfg->max_workers);
+	if (out != NULL)
+		buf_printf(out, "200 reloaded: generation %u\n", g->number);
+	m->status[0] = '\0';
+	report_status(m);
+	notify_ready(m->status);
+	return 0;
+}
+
+static int
+control_reload(void *arg, struct buf *out)
+{
+	return master_reload(arg, out);
 }
 
 static void
@@ -363,24 +634,22 @@ setup_signals(sigset_t *waitmask)
 }
 
 int
-master_run(const struct master_args *a)
+master_run(struct master_args *a)
 {
-	const struct config *cfg = a->cfg;
 	struct master m;
 	sigset_t waitmask;
 	struct pollfd *pfds;
 	size_t maxfds;
 
 	memset(&m, 0, sizeof(m));
-	m.cfg = cfg;
-	m.listeners = a->listeners;
-	m.nlisteners = a->nlisteners;
-	m.tls = a->tls;
-	m.authdb = a->authdb;
+	m.a = a;
+	m.gen = a->gen;
+	m.cfg = &m.gen->cfg;
 	m.store = a->store;
-	m.store_path = a->store_path;
+	if (a->store_error != NULL)
+		snprintf(m.store_error, sizeof(m.store_error), "%s", a->store_error);
 	m.control = a->control;
-	if (cfg->connection_rate > 0 || cfg->message_rate > 0) {
+	if (m.cfg->connection_rate > 0 || m.cfg->message_rate > 0) {
 		/* Shared by every worker; made before the first fork. */
 		m.rl = ratelimit_create(RATELIMIT_CLIENTS, 60);
 		if (m.rl == NULL)
@@ -388,27 +657,47 @@ master_run(const struct master_args *a)
 	}
 	if (clock_init() != 0)
 		fatal("cannot create the shared clock offset");
-	m.sb = scoreboard_create(cfg->max_workers);
-	m.ctl.cfg = cfg;
+	m.sb = scoreboard_create(SB_CAPACITY);
+	m.sb->generation = m.gen->number;
+	m.ctl.cfg = m.cfg;
 	m.ctl.sb = m.sb;
 	m.ctl.store = m.store;
-	m.ctl.store_error = a->store_error;
+	m.ctl.store_error = m.store == NULL && m.store_error[0] ? m.store_error : NULL;
 	m.ctl.started = time(NULL);
-	m.next_purge = monotime_ms() + (long long)cfg->store_purge_interval * 1000;
+	m.ctl.generation = m.gen->number;
+	m.ctl.reload = control_reload;
+	m.ctl.reload_arg = &m;
+	m.next_purge = monotime_ms() + (long long)m.cfg->store_purge_interval * 1000;
 	m.next_sync = monotime_ms() + STORE_SYNC_MS;
-	m.started_ms = xcalloc((size_t)cfg->max_workers, sizeof(*m.started_ms));
-	m.retiring = xcalloc((size_t)cfg->max_workers, 1);
+	m.started_ms = xcalloc(SB_CAPACITY, sizeof(*m.started_ms));
+	m.retiring = xcalloc(SB_CAPACITY, 1);
 	if (pipe2(m.wake, O_NONBLOCK | O_CLOEXEC) != 0)
 		fatal("pipe2() failed for the wake pipe");
-	maxfds = 1 + m.nlisteners + (m.control ? (size_t)control_maxfds(m.control) : 0);
-	pfds = xcalloc(maxfds, sizeof(*pfds));
+	pfds = NULL;
+	maxfds = 0;
 	setup_signals(&waitmask);
+	maintain_pool(&m);
+	report_status(&m);
+	notify_ready(m.status);
 
 	for (;;) {
 		long long now;
 		int timeout_ms = 1000;
 		nfds_t nfds = 1, nlisten = 0, ctl_first;
 
+		if (m.next_control != NULL || (m.control != NULL && m.cfg->control_socket == NULL)) {
+			control_close(m.control, 1);
+			m.control = m.next_control;
+			m.next_control = NULL;
+			if (m.control != NULL)
+				log_notice("control socket %s", m.cfg->control_socket);
+		}
+		size_t need = 1 + m.cfg->nlisteners + (m.control ? (size_t)control_maxfds(m.control) : 0);
+		if (need > maxfds) {
+			free(pfds);
+			maxfds = need;
+			pfds = xcalloc(maxfds, sizeof(*pfds));
+		}
 		if (got_chld) {
 			got_chld = 0;
 			reap(&m);
@@ -417,7 +706,8 @@ master_run(const struct master_args *a)
 			begin_stop(&m);
 		if (got_hup) {
 			got_hup = 0;
-			log_warnx("SIGHUP received: configuration reload is not supported yet; restart to apply changes");
+			if (!m.stopping)
+				master_reload(&m, NULL);
 		}
 		if (got_usr1) {
 			got_usr1 = 0;
@@ -429,16 +719,18 @@ master_run(const struct master_args *a)
 		if (m.stopping) {
 			int live, idle;
 			census(&m, &live, &idle);
-			if (live == 0)
+			if (scoreboard_live(m.sb) == 0)
 				break;
 			if (now >= m.kill_deadline) {
-				log_warnx("stopping: %d workers still running after the deadline, killing them", live);
+				log_warnx("stopping: %d workers still running after the deadline, killing them",
+				    scoreboard_live(m.sb));
 				signal_all(&m, SIGKILL);
 				m.kill_deadline = now + KILL_GRACE_MS;
 			}
 			timeout_ms = 100;
 		} else {
 			maintain_pool(&m);
+			report_status(&m);
 			if (now < m.throttle_until)
 				timeout_ms = (int)(m.throttle_until - now);
 		}
@@ -446,8 +738,8 @@ master_run(const struct master_args *a)
 		pfds[0].fd = m.wake[0];
 		pfds[0].events = POLLIN;
 		if (!m.stopping && saturated(&m)) {
-			for (size_t i = 0; i < m.nlisteners; i++) {
-				pfds[nfds].fd = m.listeners[i].fd;
+			for (size_t i = 0; i < m.cfg->nlisteners; i++) {
+				pfds[nfds].fd = m.gen->listeners[i].fd;
 				pfds[nfds].events = POLLIN;
 				nfds++;
 			}
@@ -479,7 +771,7 @@ master_run(const struct master_args *a)
 		}
 		for (nfds_t i = 1; i <= nlisten; i++) {
 			if ((pfds[i].revents & POLLIN) && saturated(&m))
-				refuse_connection(&m, &m.listeners[i - 1]);
+				refuse_connection(&m, &m.gen->listeners[i - 1]);
 		}
 	}
 	log_notice("stopped");
@@ -493,5 +785,8 @@ master_run(const struct master_args *a)
 	scoreboard_destroy(m.sb);
 	if (m.rl != NULL)
 		ratelimit_destroy(m.rl);
+	a->gen = m.gen;
+	a->store = m.store;
+	a->control = m.control;
 	return 0;
 }

@@ -16,26 +16,25 @@
 
 #include <stddef.h>
 
-struct authdb;
-struct config;
 struct control;
-struct listener;
+struct gen_opts;
+struct generation;
 struct store;
-struct tls_server;
 
-/* What the master runs with; everything is opened before master_run(). */
+/*
+ * What the master runs with; everything is opened before master_run().
+ * The master owns them from then on: a reload replaces the generation,
+ * the store and the control socket, and master_run() hands back the last
+ * ones for the caller to close.
+ */
 struct master_args {
-	const struct config *cfg;
-	struct listener *listeners;
-	size_t nlisteners;
-	struct tls_server *tls;
-	const struct authdb *authdb;
+	struct generation *gen;       /* the running generation */
+	const struct gen_opts *opts;  /* how to build the next one */
 	struct store *store;          /* the master's store handle, or NULL */
-	const char *store_path;       /* what workers open; NULL = no store */
 	const char *store_error;      /* why greylisting has no store, or NULL */
 	struct control *control;      /* the control socket, or NULL */
 };
 
-int master_run(const struct master_args *a);
+int master_run(struct master_args *a);
 
 #endif

@@ -50,11 +50,31 @@ scoreboard_count_ready(const struct scoreboard *sb)
 {
 	int n = 0;
 
-	for (int i = 0; i < sb->nslots; i++) {
+	int high = __atomic_load_n(&sb->high, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < high; i++) {
 		int st = scoreboard_get_state(sb, i);
 		if (st == WS_IDLE || st == WS_STARTING)
 			n++;
 	}
+	return n;
+}
+
+void
+scoreboard_use_slot(struct scoreboard *sb, int slot)
+{
+	if (slot >= sb->high)
+		__atomic_store_n(&sb->high, slot + 1, __ATOMIC_RELEASE);
+}
+
+int
+scoreboard_live(const struct scoreboard *sb)
+{
+	int n = 0;
+
+	for (int i = 0; i < sb->high; i++)
+		if (scoreboard_get_state(sb, i) != WS_EMPTY)
+			n++;
 	return n;
 }
 
@@ -71,8 +91,10 @@ void
 scoreboard_count_sessions(const struct scoreboard *sb, const unsigned char client[16],
     int *total, int *same)
 {
+	int high = __atomic_load_n(&sb->high, __ATOMIC_ACQUIRE);
+
 	*total = *same = 0;
-	for (int i = 0; i < sb->nslots; i++) {
+	for (int i = 0; i < high; i++) {
 		if (scoreboard_get_state(sb, i) != WS_BUSY)
 			continue;
 		(*total)++;

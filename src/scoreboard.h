@@ -37,7 +37,9 @@ struct sb_slot {
 #define SB_REPLY_MAX 599
 
 struct scoreboard {
-	int nslots;
+	int nslots;                   /* capacity */
+	int high;                     /* slots [0, high) have been used; loops stop there */
+	unsigned generation;          /* the running generation; older workers retire */
 	unsigned long sessions;       /* sessions served, by all workers ever */
 	unsigned long messages;       /* messages committed */
 	unsigned long replies[SB_REPLY_MAX - SB_REPLY_MIN + 1];
@@ -54,6 +56,10 @@ int scoreboard_count_ready(const struct scoreboard *sb);
 void scoreboard_count_session(struct scoreboard *sb, unsigned long messages);
 /* Count one reply with code 400..599; others are ignored (atomic). */
 void scoreboard_count_reply(struct scoreboard *sb, int code);
+/* The master marks a slot used before it forks a worker into it. */
+void scoreboard_use_slot(struct scoreboard *sb, int slot);
+/* Slots with a live worker, of any generation. */
+int scoreboard_live(const struct scoreboard *sb);
 /* A free slot, or -1. */
 int scoreboard_free_slot(const struct scoreboard *sb);
 /*

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "scoreboard.h"
 #include "session.h"
+#include "reload.h"
 #include "store.h"
 #include "worker.h"
 
@@ -118,15 +119,14 @@ worker_main(const struct worker_ctx *w)
 	if (getrandom(&idstate, sizeof(idstate), 0) != (ssize_t)sizeof(idstate) || idstate == 0)
 		idstate = ((unsigned long long)getpid() << 32) ^ (unsigned long long)time(NULL);
 
-	if (deliver_init(&dlv, cfg, err, sizeof(err)) != 0) {
+	if (deliver_init(&dlv, cfg, w->maildir_fd, err, sizeof(err)) != 0) {
 		log_err("worker: delivery backend %s: %s", deliver_ops_for(cfg)->name, err);
 		_exit(2);
 	}
 	/* Our own handle: the master's must not be used across fork(). */
 	struct store *store = NULL;
-	if (w->store_path != NULL) {
-		store = store_open(w->store_path, (size_t)cfg->store_map_size, cfg->store_sync, err,
-		    sizeof(err));
+	if (w->state_fd >= 0) {
+		store = gen_store_open(w->state_fd, cfg, err, sizeof(err));
 		if (store == NULL)
 			log_warnx("worker: greylist store: %s; greylisting degrades (greylist.on_store_error)",
 			    err);
@@ -154,7 +154,9 @@ worker_main(const struct worker_ctx *w)
 		.stop = &worker_stop,
 	};
 
-	while (!worker_stop && !worker_retire) {
+	/* A reload while this worker started: the signal may have come too early. */
+	while (!worker_stop && !worker_retire &&
+	    __atomic_load_n(&w->sb->generation, __ATOMIC_ACQUIRE) == w->generation) {
 		struct epoll_event evs[8];
 		int n;
 

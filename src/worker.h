@@ -4,7 +4,9 @@
  *
  * A worker exits after max_sessions_per_worker sessions, when the master
  * asks (SIGUSR2: when idle; SIGTERM: stop, finishing the current session
- * within the shutdown timeout), or when the master dies (PR_SET_PDEATHSIG).
+ * within the shutdown timeout), when a reload made its generation old
+ * (it finishes the current session first), or when the master dies
+ * (PR_SET_PDEATHSIG).
  * It tells the master through the wake pipe when the pool may need to grow
  * or shrink.
  */
@@ -28,10 +30,12 @@ struct worker_ctx {
 	struct tls_server *tls;       /* NULL when no listener uses TLS */
 	const struct authdb *authdb;
 	struct ratelimit *rl;         /* per-client rates, or NULL */
-	const char *store_path;       /* the greylist store to open, or NULL */
+	int maildir_fd;               /* the capture directory, or -1 */
+	int state_fd;                 /* the state directory with the store to open, or -1 */
 	int transcript_dirfd;         /* where session transcripts go, or -1 */
 	struct scoreboard *sb;
 	int slot;
+	unsigned generation;          /* the configuration generation it serves */
 	int wake_fd;      /* write end of the master's wake pipe */
 	pid_t master;
 };

@@ -278,6 +278,7 @@ struct md_fixture {
 	char *root;             /* cfg.maildir */
 	struct config cfg;
 	struct deliver d;
+	int dirfd;              /* the capture directory opened by prepare */
 };
 
 static const char *const one_rcpt[] = { "bob@example.com" };
@@ -311,9 +312,12 @@ md_setup(struct md_fixture *f, int layout)
 	f->cfg.backend = BACKEND_MAILDIR;
 
 	ck_assert_ptr_eq(deliver_ops_for(&f->cfg), &deliver_maildir_ops);
-	ck_assert_msg(deliver_ops_for(&f->cfg)->prepare(&f->cfg, err, sizeof(err)) == 0,
-	    "prepare: %s", err);
-	ck_assert_msg(deliver_init(&f->d, &f->cfg, err, sizeof(err)) == 0, "init: %s", err);
+	ck_assert_msg(deliver_ops_for(&f->cfg)->prepare(&f->cfg, (uid_t)-1, (gid_t)-1, &f->dirfd,
+	    err, sizeof(err)) == 0, "prepare: %s", err);
+	ck_assert_int_ge(f->dirfd, 0);
+	ck_assert_msg(deliver_ops_for(&f->cfg)->check(&f->cfg, f->dirfd, err, sizeof(err)) == 0,
+	    "check: %s", err);
+	ck_assert_msg(deliver_init(&f->d, &f->cfg, f->dirfd, err, sizeof(err)) == 0, "init: %s", err);
 	ck_assert_ptr_eq(f->d.ops, &deliver_maildir_ops);
 }
 
@@ -322,6 +326,7 @@ md_teardown(struct md_fixture *f)
 {
 	deliver_fini(&f->d);
 	ck_assert_ptr_null(f->d.be);
+	close(f->dirfd);
 	config_free(&f->cfg);
 	free(f->root);
 	remove_tree(f->tmp);
@@ -430,7 +435,7 @@ START_TEST(test_maildir_host_escaped)
 	deliver_fini(&f.d);
 	free(f.cfg.hostname);
 	f.cfg.hostname = strdup("odd/host:name");
-	ck_assert_int_eq(deliver_init(&f.d, &f.cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(deliver_init(&f.d, &f.cfg, f.dirfd, err, sizeof(err)), 0);
 	ck_assert_int_eq(deliver_open(&f.d, &one_env, err, sizeof(err)), 0);
 	deliver_write(&f.d, "m", 1);
 	ck_assert_int_eq(deliver_commit(&f.d, id, sizeof(id), err, sizeof(err)), 0);
@@ -611,20 +616,56 @@ START_TEST(test_maildir_per_recipient)
 }
 END_TEST
 
+/*
+ * Workers write through the directory the master opened, not through its
+ * path: after the path is renamed away (as a parent the service user may
+ * not search would hide it), delivery still lands in the directory.
+ */
+START_TEST(test_maildir_through_dirfd)
+{
+	struct md_fixture f;
+	char err[DELIVER_ERR_MAX] = "";
+	char id[DELIVER_ID_MAX] = "";
+	char name[256];
+
+	md_setup(&f, LAYOUT_SINGLE);
+	char *moved = path_join(f.tmp, "Moved");
+	ck_assert_int_eq(rename(f.root, moved), 0);
+	ck_assert_int_eq(deliver_open(&f.d, &one_env, err, sizeof(err)), 0);
+	deliver_write(&f.d, "m\r\n", 3);
+	ck_assert_msg(deliver_commit(&f.d, id, sizeof(id), err, sizeof(err)) == 0, "%s", err);
+	char *newdir = path_join(moved, "new");
+	ck_assert_int_eq(dir_entries(newdir, name, sizeof(name)), 1);
+	ck_assert_str_eq(name, id);
+	char *tmpdir = path_join(moved, "tmp");
+	ck_assert_int_eq(dir_entries(tmpdir, name, sizeof(name)), 0);
+	ck_assert_int_eq(rename(moved, f.root), 0);
+	free(newdir);
+	free(tmpdir);
+	free(moved);
+	md_teardown(&f);
+}
+END_TEST
+
 /* A prepare that cannot create the maildir reports why. */
 START_TEST(test_maildir_prepare_fails)
 {
 	struct config cfg;
+	int fd = 0;
 	char err[DELIVER_ERR_MAX] = "";
 
 	config_defaults(&cfg);
 	free(cfg.maildir);
 	cfg.maildir = strdup("/dev/null/maildir");
-	ck_assert_int_eq(deliver_ops_for(&cfg)->prepare(&cfg, err, sizeof(err)), -1);
+	ck_assert_int_eq(deliver_ops_for(&cfg)->prepare(&cfg, (uid_t)-1, (gid_t)-1, &fd, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(fd, -1);
 	ck_assert_ptr_nonnull(strstr(err, "/dev/null/maildir"));
 	cfg.layout = LAYOUT_PER_RECIPIENT;
 	err[0] = '\0';
-	ck_assert_int_eq(deliver_ops_for(&cfg)->prepare(&cfg, err, sizeof(err)), -1);
+	ck_assert_int_eq(deliver_ops_for(&cfg)->prepare(&cfg, (uid_t)-1, (gid_t)-1, &fd, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(fd, -1);
 	ck_assert_ptr_nonnull(strstr(err, "/dev/null/maildir"));
 	config_free(&cfg);
 }
@@ -655,8 +696,11 @@ START_TEST(test_blackhole)
 	cfg.maildir = path_join(tmp, "Maildir");
 	ck_assert_ptr_eq(deliver_ops_for(&cfg), &deliver_blackhole_ops);
 	ck_assert_str_eq(deliver_ops_for(&cfg)->name, "blackhole");
-	ck_assert_int_eq(deliver_ops_for(&cfg)->prepare(&cfg, err, sizeof(err)), 0);
-	ck_assert_int_eq(deliver_init(&d, &cfg, err, sizeof(err)), 0);
+	int fd = 0;
+	ck_assert_int_eq(deliver_ops_for(&cfg)->prepare(&cfg, (uid_t)-1, (gid_t)-1, &fd, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(deliver_init(&d, &cfg, fd, err, sizeof(err)), 0);
 
 	ck_assert_int_eq(deliver_open(&d, &env, err, sizeof(err)), 0);
 	deliver_write(&d, "Subject: x\r\n\r\nbody\r\n", 20);
@@ -861,6 +905,7 @@ deliver_suite(void)
 	tcase_add_test(tc, test_maildir_large);
 	tcase_add_test(tc, test_maildir_per_recipient);
 	tcase_add_test(tc, test_maildir_prepare_fails);
+	tcase_add_test(tc, test_maildir_through_dirfd);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("blackhole");

@@ -31,6 +31,9 @@ class Daemon:
 
     def __init__(self, config="", args=(), preexec_fn=None, listen=("127.0.0.1:0",)):
         self.dir = tempfile.mkdtemp(prefix="smtptrap-test-")
+        # Started as root, the daemon drops to "nobody": after that it must
+        # still be able to read its configuration (and keys) for a reload.
+        os.chmod(self.dir, 0o755)
         self.maildir = os.path.join(self.dir, "maildir")
         self.conf = os.path.join(self.dir, "smtptrapd.conf")
         # "@DIR@" in a configuration stands for the daemon's own directory.
@@ -84,6 +87,27 @@ class Daemon:
                     raise AssertionError("log line /%s/ x%d not seen; log:\n%s"
                                          % (pattern, count, "\n".join(self.lines[-40:])))
                 self.cond.wait(left)
+
+    def write_config(self, config):
+        """Replace the configuration file (for a reload)."""
+        tmp = self.conf + ".new"
+        with open(tmp, "w") as f:
+            f.write(config.replace("@DIR@", self.dir))
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, self.conf)
+
+    def reload(self, ok=True, timeout=DEFAULT_WAIT):
+        """SIGHUP; wait for the outcome. Returns the new generation number
+        (ok) or the index of the first log line of the failure."""
+        mark = self.log_mark()
+        self.proc.send_signal(signal.SIGHUP)
+        m = self.wait_log(r"(reloaded: generation (\d+)|reload failed: generation (\d+) keeps running)",
+                          timeout=timeout, start=mark)
+        if ok and m.group(2) is None:
+            raise AssertionError("reload failed:\n" + "\n".join(self.lines[mark:]))
+        if not ok and m.group(3) is None:
+            raise AssertionError("reload did not fail:\n" + "\n".join(self.lines[mark:]))
+        return int(m.group(2)) if ok else mark
 
     def log_mark(self):
         with self.cond:
