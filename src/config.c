@@ -328,7 +328,11 @@ config_check_directory(const char *dir, char *why, size_t whylen)
 				snprintf(why, whylen, "%.300s is not a directory", path);
 				return -1;
 			}
-			if (access(path, W_OK | X_OK) != 0) {
+			/*
+			 * Started as root, the daemon writes there as server.user:
+			 * that is checked after the switch, not here as root.
+			 */
+			if (geteuid() != 0 && access(path, W_OK | X_OK) != 0) {
 				snprintf(why, whylen, "%.300s is not writable: %s", path, strerror(errno));
 				return -1;
 			}

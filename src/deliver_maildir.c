@@ -151,13 +151,14 @@ md_prepare(const struct config *cfg, uid_t owner, gid_t group, int *dirfd, char 
 		snprintf(err, errlen, "cannot open maildir %s: %s", cfg->maildir, strerror(errno));
 		return -1;
 	}
-	if (created && owner != (uid_t)-1 && fchown(fd, owner, group) != 0) {
-		snprintf(err, errlen, "cannot hand %s to its user: %s", cfg->maildir, strerror(errno));
+	/* tmp/, new/ and cur/ first: root may lack CAP_DAC_OVERRIDE (systemd). */
+	if (cfg->layout == LAYOUT_SINGLE &&
+	    maildir_make(fd, cfg->maildir, ".", owner, group, err, errlen) != 0) {
 		close(fd);
 		return -1;
 	}
-	if (cfg->layout == LAYOUT_SINGLE &&
-	    maildir_make(fd, cfg->maildir, ".", owner, group, err, errlen) != 0) {
+	if (created && owner != (uid_t)-1 && fchown(fd, owner, group) != 0) {
+		snprintf(err, errlen, "cannot hand %s to its user: %s", cfg->maildir, strerror(errno));
 		close(fd);
 		return -1;
 	}

@@ -471,6 +471,27 @@ switch_control(struct master *m, const struct config *cfg, const struct config *
 	return 0;
 }
 
+/*
+ * SIGUSR1 (logrotate): the master reopens the log file and tells every
+ * worker to do the same (an idle one at once, a busy one after its
+ * session). Transcripts are opened per session, so they need nothing.
+ */
+static void
+reopen_logs(struct master *m)
+{
+	if (log_file_fd() < 0) {
+		log_notice("SIGUSR1: no log file in use (lines go to %s); nothing to reopen",
+		    m->a->foreground ? "stderr" : "syslog");
+		return;
+	}
+	signal_all(m, SIGUSR1);
+	if (log_reopen() != 0)
+		log_warn("SIGUSR1: cannot reopen the log file %s; still writing to the old one",
+		    m->cfg->log_file);
+	else
+		log_notice("SIGUSR1: log file %s reopened", m->cfg->log_file);
+}
+
 /* Log every line of errors, each with what failed in front. */
 static void
 log_lines(const char *what, const struct buf *errors)
@@ -574,6 +595,14 @@ master_reload(struct master *m, struct buf *out)
 	m->ctl.store_error = m->store == NULL && m->store_error[0] ? m->store_error : NULL;
 	m->ctl.generation = g->number;
 	log_set_level((enum log_level)cfg->log_level);
+	log_set_facility(cfg->log_facility);
+	if (cfg->log_file != NULL && (old->cfg.log_file == NULL || strcmp(cfg->log_file, old->cfg.log_file) != 0)) {
+		char lerr[512];
+		if (log_open_file(cfg->log_file, lerr, sizeof(lerr)) != 0)
+			log_warnx("reload: %s; logging goes on where it went", lerr);
+	} else if (cfg->log_file == NULL && old->cfg.log_file != NULL) {
+		log_warnx("reload: server.log_file was removed; the log file stays in use until the next start");
+	}
 	__atomic_store_n(&m->sb->generation, g->number, __ATOMIC_RELEASE);
 	retire_old_generations(m);
 	gen_free(old);
@@ -711,7 +740,7 @@ master_run(struct master_args *a)
 		}
 		if (got_usr1) {
 			got_usr1 = 0;
-			log_notice("SIGUSR1 received: logs go to stderr or syslog, nothing to reopen");
+			reopen_logs(&m);
 		}
 
 		now = monotime_ms();

@@ -33,6 +33,7 @@ struct master_args {
 	struct store *store;          /* the master's store handle, or NULL */
 	const char *store_error;      /* why greylisting has no store, or NULL */
 	struct control *control;      /* the control socket, or NULL */
+	int foreground;               /* -f: lines go to stderr (unless a log file) */
 };
 
 int master_run(struct master_args *a);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -155,5 +156,14 @@ privdrop_apply(const struct privs *p, char *err, size_t errlen)
 		    p->user);
 		return -1;
 	}
+#if defined(__SANITIZE_ADDRESS__)
+	/*
+	 * Sanitizer builds only: LeakSanitizer stops the process's threads
+	 * with ptrace at exit, which the kernel refuses to a process made
+	 * non-dumpable by the switch. Release builds stay non-dumpable, so
+	 * other processes of the same user cannot read keys from memory.
+	 */
+	prctl(PR_SET_DUMPABLE, 1);
+#endif
 	return 0;
 }

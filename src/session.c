@@ -9,8 +9,21 @@
  * buffered, so pipelined commands get their replies in one write, in order.
  * Every state change goes through session_set_state(), which logs it at
  * debug level.
+ *
+ * Logging: every line of a session is an event, "ID [CLIENT]:PORT EVENT
+ * key=value ..." (session_log()); every 4xx/5xx reply is one "reject"
+ * event naming its stage, its rule (or "-") and the command it answers.
+ *
+ * Transcripts (server.transcript_directory): every line the client sends
+ * is written as it came, except that an AUTH initial response and every
+ * line of an AUTH exchange are written as "***" (the mechanism stays
+ * visible); message content is not written, only a summary line,
+ * "< (message: N octets, M lines)" for DATA and "< (chunk: N octets)" per
+ * BDAT chunk. Every reply line is written as sent, and every event of the
+ * session at info level or above as a "*" line.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,11 +53,86 @@ static const char *const state_names[] = {
 };
 
 void
+session_log(struct session *s, enum log_level level, const char *event,
+    const struct log_kv *kv)
+{
+	const char *text = kv != NULL ? kv->text : "";
+	const char *sep = text[0] != '\0' ? " " : "";
+
+	if (s->transcript != NULL && level <= LOGL_INFO) {
+		char line[LOG_KV_MAX + 160];
+		int n = snprintf(line, sizeof(line), "%s [%s]:%d %s%s%s", s->id, s->peer,
+		    s->peer_port, event, sep, text);
+		if (n > 0)
+			session_transcript(s, '*', line,
+			    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
+	if (log_enabled(level))
+		log_msg(level, "%s [%s]:%d %s%s%s", s->id, s->peer, s->peer_port, event, sep, text);
+}
+
+void
+session_transcript(struct session *s, char dir, const char *text, size_t len)
+{
+	struct log_kv kv;
+
+	if (s->transcript == NULL || transcript_line(s->transcript, dir, text, len) == 0)
+		return;
+	log_kv_init(&kv);
+	log_kv_str(&kv, "result", "failed");
+	log_kv_add(&kv, "reason", "write: %s", strerror(errno));
+	transcript_close(s->transcript);
+	s->transcript = NULL;
+	session_log(s, LOGL_WARNING, "transcript", &kv);
+}
+
+void
 session_set_state(struct session *s, enum session_state next)
 {
-	if (s->state != next && log_enabled(LOGL_DEBUG))
-		log_debug("%s: state %s -> %s", s->id, state_names[s->state], state_names[next]);
+	if (s->state != next && log_enabled(LOGL_DEBUG)) {
+		struct log_kv kv;
+		log_kv_init(&kv);
+		log_kv_str(&kv, "from", state_names[s->state]);
+		log_kv_str(&kv, "to", state_names[next]);
+		session_log(s, LOGL_DEBUG, "state", &kv);
+	}
 	s->state = next;
+}
+
+void
+session_reply_cause(struct session *s, int stage, int rule_line, const struct log_kv *extra)
+{
+	s->reply_stage = stage;
+	s->reply_rule = rule_line;
+	s->reply_extra = extra;
+}
+
+/* The reply's log line: "reject" for 4xx/5xx, else "reply" (debug). */
+static void
+log_reply(struct session *s, int code, const char *enh, const char *text, int stage,
+    int rule, const struct log_kv *extra)
+{
+	int reject = code >= 400;
+	struct log_kv kv;
+
+	if (!reject && !log_enabled(LOGL_DEBUG))
+		return;
+	if (stage < 0)
+		stage = s->idle ? ST_COMMAND : (int)s->stage;
+	log_kv_init(&kv);
+	log_kv_add(&kv, "code", "%d", code);
+	log_kv_str(&kv, "status", enh != NULL ? enh : "-");
+	log_kv_str(&kv, "stage", policy_stage_name((enum policy_stage)stage));
+	if (reject) {
+		if (rule > 0)
+			log_kv_add(&kv, "rule", "%d", rule);
+		else
+			log_kv_str(&kv, "rule", "-");
+	}
+	log_kv_str(&kv, "cmd", !s->idle && s->cmdlog[0] != '\0' ? s->cmdlog : "-");
+	log_kv_cat(&kv, extra);
+	log_kv_str(&kv, reject ? "reason" : "text", text);
+	session_log(s, reject ? LOGL_INFO : LOGL_DEBUG, reject ? "reject" : "reply", &kv);
 }
 
 void
@@ -54,7 +142,11 @@ session_reply(struct session *s, int code, const char *enh, const char *fmt, ...
 	const char *line;
 	va_list ap;
 	int use_enh = enh != NULL && (s->cfg->extensions & EXT_ENHANCEDSTATUSCODES);
+	/* The cause is this reply's only: a nested reply must not inherit it. */
+	int stage = s->reply_stage, rule = s->reply_rule;
+	const struct log_kv *extra = s->reply_extra;
 
+	session_reply_cause(s, -1, 0, NULL);
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
@@ -79,7 +171,10 @@ session_reply(struct session *s, int code, const char *enh, const char *fmt, ...
 		char out[1100];
 		int n = snprintf(out, sizeof(out), "%d%c%s%s%.*s\r\n", code, nl ? '-' : ' ',
 		    use_enh ? enh : "", use_enh ? " " : "", len, line);
-		netio_write(&s->io, out, (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
+		size_t wlen = (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1;
+		netio_write(&s->io, out, wlen);
+		if (s->transcript != NULL)
+			session_transcript(s, '>', out, wlen >= 2 && out[wlen - 2] == '\r' ? wlen - 2 : wlen);
 		if (nl == NULL)
 			break;
 		line = nl + 1;
@@ -88,11 +183,25 @@ session_reply(struct session *s, int code, const char *enh, const char *fmt, ...
 		s->errors++;
 	if (code >= 400 && s->env->sb != NULL)
 		scoreboard_count_reply(s->env->sb, code);
-	if (log_enabled(LOGL_INFO)) {
-		const char *nl = strchr(text, '\n');
-		log_info("%s: %s: %d %s%s%.*s", s->id, s->cmdlog[0] ? s->cmdlog : "-", code,
-		    use_enh ? enh : "", use_enh ? " " : "", nl ? (int)(nl - text) : (int)strlen(text), text);
-	}
+	if (code >= 400)
+		s->rejects++;
+	log_reply(s, code, use_enh ? enh : NULL, text, stage, rule, extra);
+}
+
+/*
+ * How much of an AUTH command line may be shown: "AUTH MECH", never the
+ * initial response after it. len when the line is not an AUTH command.
+ */
+static size_t
+auth_visible(const char *line, size_t len)
+{
+	size_t k = 5;
+
+	if (len <= 5 || strncasecmp(line, "AUTH ", 5) != 0)
+		return len;
+	while (k < len && (isalnum((unsigned char)line[k]) || line[k] == '-' || line[k] == '_'))
+		k++;
+	return k;
 }
 
 /*
@@ -102,29 +211,67 @@ session_reply(struct session *s, int code, const char *enh, const char *fmt, ...
 static void
 set_cmdlog(struct session *s, const char *line, size_t len)
 {
-	size_t max = sizeof(s->cmdlog) - 4; /* room for "..." and the NUL */
+	size_t max = sizeof(s->cmdlog) - 5; /* room for " ***" or "...", and the NUL */
+	size_t show = auth_visible(line, len);
 	size_t k = 0;
 
-	if (len > 5 && strncasecmp(line, "AUTH ", 5) == 0) {
-		const char *sp = memchr(line + 5, ' ', len - 5);
-		if (sp != NULL && (size_t)(sp - line) < max) {
-			snprintf(s->cmdlog, sizeof(s->cmdlog), "%.*s ***", (int)(sp - line), line);
-			for (char *p = s->cmdlog; *p; p++)
-				if ((unsigned char)*p < 32 || (unsigned char)*p >= 127)
-					*p = '?';
-			return;
-		}
-	}
-
-	for (size_t i = 0; i < len && k < max; i++) {
+	for (size_t i = 0; i < show && k < max; i++) {
 		unsigned char c = (unsigned char)line[i];
 		s->cmdlog[k++] = (c >= 32 && c < 127) ? (char)c : '?';
 	}
-	if (len > max) {
+	if (show < len) {
+		memcpy(s->cmdlog + k, " ***", 4);
+		k += 4;
+	} else if (len > max) {
 		memcpy(s->cmdlog + k, "...", 3);
 		k += 3;
 	}
 	s->cmdlog[k] = '\0';
+}
+
+/* A client line into the transcript, with any AUTH secret masked. */
+static void
+transcript_command(struct session *s, const char *line, size_t len)
+{
+	size_t show;
+	char *masked;
+
+	if (s->transcript == NULL)
+		return;
+	show = auth_visible(line, len);
+	if (show == len) {
+		session_transcript(s, '<', line, len);
+		return;
+	}
+	masked = xmalloc(show + 5);
+	memcpy(masked, line, show);
+	memcpy(masked + show, " ***", 4);
+	session_transcript(s, '<', masked, show + 4);
+	free(masked);
+}
+
+/* The stage a command belongs to, for the log. */
+static enum policy_stage
+verb_stage(enum smtp_verb verb)
+{
+	switch (verb) {
+	case VERB_HELO:
+	case VERB_EHLO:
+		return ST_HELO;
+	case VERB_STARTTLS:
+		return ST_STARTTLS;
+	case VERB_AUTH:
+		return ST_AUTH;
+	case VERB_MAIL:
+		return ST_MAIL;
+	case VERB_RCPT:
+		return ST_RCPT;
+	case VERB_DATA:
+	case VERB_BDAT:
+		return ST_DATA;
+	default:
+		return ST_COMMAND;
+	}
 }
 
 void
@@ -158,6 +305,18 @@ session_timeout_close(struct session *s, long long now)
 		session_reply(s, 421, "4.4.2", "%s Error: timeout exceeded", s->cfg->hostname);
 	}
 	session_set_state(s, S_CLOSING);
+}
+
+void
+session_log_lost(struct session *s, const char *reason)
+{
+	struct log_kv kv;
+
+	log_kv_init(&kv);
+	log_kv_str(&kv, "after", s->cmdlog[0] ? s->cmdlog : "CONNECT");
+	if (reason != NULL)
+		log_kv_str(&kv, "reason", reason);
+	session_log(s, LOGL_INFO, "lost", &kv);
 }
 
 long long
@@ -196,14 +355,12 @@ session_wait_input(struct session *s, int timeout_ms)
 		case NETIO_TIMEOUT:
 			continue; /* the deadline check above replies */
 		case NETIO_EOF:
-			log_info("%s: lost connection after %s", s->id,
-			    s->cmdlog[0] ? s->cmdlog : "CONNECT");
+			session_log_lost(s, NULL);
 			session_set_state(s, S_CLOSING);
 			return -1;
 		case NETIO_ERROR:
 		default:
-			log_info("%s: read error after %s: %s", s->id,
-			    s->cmdlog[0] ? s->cmdlog : "CONNECT", netio_strerror(&s->io));
+			session_log_lost(s, netio_strerror(&s->io));
 			session_set_state(s, S_CLOSING);
 			return -1;
 		}
@@ -453,6 +610,8 @@ dispatch(struct session *s, const char *line, size_t len)
 
 	set_cmdlog(s, line, len);
 	s->commands++;
+	s->idle = 0;
+	s->stage = ST_COMMAND;
 	r = parser_command(line, len, &cmd);
 	if (r == PARSE_NUL) {
 		session_reply(s, 500, "5.5.2", "Error: NUL octet in command");
@@ -462,6 +621,7 @@ dispatch(struct session *s, const char *line, size_t len)
 		session_reply(s, 500, "5.5.2", "Error: bad syntax");
 		return;
 	}
+	s->stage = verb_stage(cmd.verb);
 	if (session_protocol_check(s, &cmd) != 0)
 		return;
 	if (session_policy(s, ST_COMMAND, NULL, (int)cmd.verb) != 0)
@@ -557,28 +717,45 @@ command_loop(struct session *s)
 		enum netio_line r = netio_next_line(&s->io, AUTH_LINE_MAX, &line, &len);
 
 		if (r == NETIO_TOO_LONG) {
+			s->idle = 0;
+			s->stage = s->state == S_AUTH ? ST_AUTH : ST_COMMAND;
 			if (s->state == S_AUTH) {
 				session_auth_reset(s);
 				session_set_state(s, S_GREETED);
 			}
 			snprintf(s->cmdlog, sizeof(s->cmdlog), "(line too long)");
+			session_transcript(s, '<', s->cmdlog, strlen(s->cmdlog));
 			session_reply(s, 500, "5.5.6", "Error: line too long");
 		} else if (r == NETIO_NEED_MORE) {
-			if (netio_flush(&s->io, s->cfg->timeout_command_ms) != NETIO_OK) {
-				log_info("%s: write error after %s", s->id, s->cmdlog);
+			enum netio_wait w = netio_flush(&s->io, s->cfg->timeout_command_ms);
+			if (w != NETIO_OK) {
+				session_log_lost(s, w == NETIO_ERROR ? netio_strerror(&s->io) :
+				    "reply not sent in time");
 				session_set_state(s, S_CLOSING);
 				break;
 			}
+			/* Replies from now on (timeouts) answer no command. */
+			s->idle = 1;
 			if (session_wait_input(s, s->cfg->timeout_command_ms) != 0)
 				break;
 			continue;
 		} else if (s->state == S_AUTH) {
+			/* Every line of an AUTH exchange is a secret. */
+			session_transcript(s, '<', "***", 3);
+			s->idle = 0;
+			s->stage = ST_AUTH;
 			session_auth_response(s, line, len);
 		} else {
+			transcript_command(s, line, len);
 			dispatch(s, line, len);
 		}
 		if (s->close_after_reply && s->state != S_CLOSING) {
-			log_info("%s: disconnecting after the reply, as a rule says", s->id);
+			struct log_kv kv;
+			log_kv_init(&kv);
+			log_kv_str(&kv, "stage", policy_stage_name(s->close_stage));
+			log_kv_add(&kv, "rule", "%d", s->close_rule);
+			log_kv_str(&kv, "when", "after-reply");
+			session_log(s, LOGL_INFO, "drop", &kv);
 			session_set_state(s, S_CLOSING);
 		}
 		if (s->state != S_CLOSING && s->errors >= (unsigned)s->cfg->max_errors) {
@@ -609,11 +786,26 @@ session_run(const struct session_env *env, int fd, const char *id,
 	addr_string(local, s.local, sizeof(s.local), &s.local_port);
 	s.session_deadline = monotime_ms() + s.cfg->timeout_session_ms;
 	s.rules = &s.cfg->policy.rulesets[env->lconf->ruleset];
+	s.stage = ST_CONNECT;
+	s.reply_stage = -1;
+	s.started_ms = monotime_ms();
 	seed_rng(&s);
 	netio_init(&s.io, fd, env->waitmask);
 
-	log_info("%s: connect from [%s]:%d to %s ([%s]:%d)", s.id, s.peer, s.peer_port,
-	    env->listener, s.local, s.local_port);
+	char terr[160] = "";
+	if (env->transcript_dirfd >= 0)
+		s.transcript = transcript_open(env->transcript_dirfd, s.id, terr, sizeof(terr));
+	struct log_kv kv;
+	log_kv_init(&kv);
+	log_kv_str(&kv, "listener", env->listener);
+	log_kv_add(&kv, "local", "[%s]:%d", s.local, s.local_port);
+	session_log(&s, LOGL_INFO, "connect", &kv);
+	if (env->transcript_dirfd >= 0 && s.transcript == NULL) {
+		log_kv_init(&kv);
+		log_kv_str(&kv, "result", "failed");
+		log_kv_str(&kv, "reason", terr);
+		session_log(&s, LOGL_WARNING, "transcript", &kv);
+	}
 	/* PROXY header, limits, TLS, early talker, rules, then the greeting. */
 	if (session_proxy_header(&s) != 0 || session_admit_tls(&s) != 0 ||
 	    session_policy(&s, ST_CONNECT, NULL, -1) != 0) {
@@ -627,8 +819,16 @@ session_run(const struct session_env *env, int fd, const char *id,
 
 	session_tx_reset(&s);
 	session_auth_reset(&s);
-	log_info("%s: disconnect from [%s]:%d commands=%lu messages=%lu errors=%u", s.id,
-	    s.peer, s.peer_port, s.commands, s.messages, s.errors);
+	long long ms = monotime_ms() - s.started_ms;
+	log_kv_init(&kv);
+	log_kv_add(&kv, "commands", "%lu", s.commands);
+	log_kv_add(&kv, "messages", "%lu", s.messages);
+	log_kv_add(&kv, "errors", "%u", s.errors);
+	log_kv_add(&kv, "rejects", "%u", s.rejects);
+	log_kv_add(&kv, "duration", "%lld.%03lld", ms / 1000, ms % 1000);
+	session_log(&s, LOGL_INFO, "disconnect", &kv);
+	transcript_close(s.transcript);
+	s.transcript = NULL;
 	result->messages = s.messages;
 	result->commands = s.commands;
 	free(s.helo);

@@ -8,6 +8,9 @@
  * gets 538. CRAM-MD5 is offered only when some user has a plaintext
  * secret. Every refusal is a 5xx reply and so counts toward the
  * session's error limit; secrets never reach the log.
+ *
+ * Every exchange that ends is logged as one "auth" event: mechanism=,
+ * user= (when known), result=ok or failed, and reason= when it failed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +116,25 @@ finish(struct session *s)
 	session_set_state(s, S_GREETED);
 }
 
+/* The "auth" event; reason NULL when it succeeded. */
+static void
+log_auth(struct session *s, const char *reason, const char *detail)
+{
+	const struct auth_exchange *ex = s->auth;
+	struct log_kv kv;
+
+	log_kv_init(&kv);
+	log_kv_str(&kv, "mechanism", auth_mech_name(ex->mech));
+	if (ex->user[0] != '\0')
+		log_kv_str(&kv, "user", ex->user);
+	log_kv_str(&kv, "result", reason == NULL ? "ok" : "failed");
+	if (reason != NULL && detail != NULL)
+		log_kv_add(&kv, "reason", "%s: %s", reason, detail);
+	else if (reason != NULL)
+		log_kv_str(&kv, "reason", reason);
+	session_log(s, LOGL_INFO, "auth", &kv);
+}
+
 static void
 verdict(struct session *s)
 {
@@ -121,8 +143,9 @@ verdict(struct session *s)
 	enum authdb_result r;
 
 	if (ex->authzid[0] != '\0' && strcmp(ex->authzid, ex->user) != 0) {
-		log_info("%s: AUTH %s failed for user %s: may not act as %s", s->id,
-		    auth_mech_name(ex->mech), ex->user, ex->authzid);
+		char why[300];
+		snprintf(why, sizeof(why), "may not act as %s", ex->authzid);
+		log_auth(s, why, NULL);
 		session_reply(s, 535, "5.7.8", "Authentication credentials invalid");
 		finish(s);
 		return;
@@ -132,15 +155,14 @@ verdict(struct session *s)
 	else
 		r = authdb_check_password(db, ex->user, ex->secret);
 	if (r != AUTHDB_OK) {
-		log_info("%s: AUTH %s failed for user %s: %s", s->id, auth_mech_name(ex->mech),
-		    ex->user, authdb_result_name(r));
+		log_auth(s, authdb_result_name(r), NULL);
 		session_reply(s, 535, "5.7.8", "Authentication credentials invalid");
 		finish(s);
 		return;
 	}
 	s->auth_user = xstrdup(ex->user);
 	s->auth_mech = ex->mech;
-	log_info("%s: AUTH %s succeeded for user %s", s->id, auth_mech_name(ex->mech), ex->user);
+	log_auth(s, NULL, NULL);
 	session_reply(s, 235, "2.7.0", "Authentication successful");
 	finish(s);
 }
@@ -157,13 +179,16 @@ handle(struct session *s, enum auth_status st)
 		verdict(s);
 		return;
 	case AUTH_CANCELED:
+		log_auth(s, "canceled", NULL);
 		session_reply(s, 501, "5.7.0", "Authentication canceled");
 		break;
 	case AUTH_BAD_BASE64:
+		log_auth(s, "bad base64", NULL);
 		session_reply(s, 501, "5.5.2", "Cannot decode response");
 		break;
 	case AUTH_MALFORMED:
 	default:
+		log_auth(s, "malformed response", s->auth->why);
 		session_reply(s, 501, "5.5.2", "Invalid authentication response: %s", s->auth->why);
 		break;
 	}

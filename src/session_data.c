@@ -8,6 +8,10 @@
  * applies the content rules and commits. The 250 reply is queued only after
  * the commit returned success. Every other outcome aborts the delivery, so
  * nothing partial is ever visible.
+ *
+ * Each message is logged once: "deliver" with the stored file's name,
+ * "discard" when a rule dropped it, "deliver result=failed" when the
+ * backend failed, or the "reject" line of its refusal.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +91,7 @@ begin_message(struct session *s, char *err, size_t errlen)
 		buf_init(&hdr);
 		trace_headers(&hdr, &ti);
 		deliver_write(s->env->dlv, hdr.data, hdr.len);
+		tx->stored += hdr.len;
 		buf_free(&hdr);
 	}
 	free(addrs);
@@ -102,6 +107,8 @@ content_sink(void *ctx, const char *data, size_t len)
 	struct transaction *tx = &s->tx;
 
 	tx->size += len;
+	for (const char *p = data, *end = data + len; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		tx->lines++;
 	if (tx->too_big)
 		return;
 	if (tx->size > (unsigned long long)s->cfg->max_message_size) {
@@ -110,6 +117,41 @@ content_sink(void *ctx, const char *data, size_t len)
 		return;
 	}
 	deliver_write(s->env->dlv, data, len);
+	tx->stored += len;
+}
+
+/* "deliver result=failed": the backend could not take the message. */
+static void
+log_store_failed(struct session *s, const char *err)
+{
+	struct log_kv kv;
+
+	log_kv_init(&kv);
+	log_kv_str(&kv, "result", "failed");
+	log_kv_add(&kv, "msg", "%u", s->msgnum);
+	log_kv_str(&kv, "reason", err);
+	session_log(s, LOGL_WARNING, "deliver", &kv);
+}
+
+/* The "deliver" or "discard" event of a message; file NULL for discard. */
+static void
+log_message(struct session *s, const char *file)
+{
+	const struct transaction *tx = &s->tx;
+	struct log_kv kv;
+
+	log_kv_init(&kv);
+	if (file != NULL)
+		log_kv_str(&kv, "file", file);
+	log_kv_add(&kv, "size", "%llu", tx->size);
+	if (file != NULL)
+		log_kv_add(&kv, "stored", "%llu", tx->stored);
+	log_kv_add(&kv, "from", "<%s>", tx->sender);
+	log_kv_add(&kv, "nrcpt", "%zu", tx->nrcpts);
+	log_kv_add(&kv, "msg", "%u", s->msgnum);
+	if (file == NULL)
+		log_kv_add(&kv, "rule", "%d", tx->discard ? tx->discard_rule : s->discard_rule);
+	session_log(s, LOGL_INFO, file != NULL ? "deliver" : "discard", &kv);
 }
 
 /*
@@ -127,6 +169,7 @@ finish_message(struct session *s, unsigned flags)
 
 	int verdict = 0;
 
+	s->stage = ST_EOM;
 	if (tx->too_big) {
 		session_reply(s, 552, "5.3.4", "Error: message too large (limit %lld octets)",
 		    cfg->max_message_size);
@@ -142,21 +185,40 @@ finish_message(struct session *s, unsigned flags)
 	} else if (tx->discard || s->discard) {
 		deliver_abort(s->env->dlv);
 		s->messages++;
-		log_info("%s: discarded message %u from=<%s> nrcpt=%zu size=%llu, as a rule says",
-		    s->id, s->msgnum, tx->sender, tx->nrcpts, tx->size);
+		log_message(s, NULL);
 		session_reply(s, 250, "2.0.0", "Ok: discarded");
 	} else if (deliver_commit(s->env->dlv, id, sizeof(id), err, sizeof(err)) != 0) {
-		log_warnx("%s: message %u not stored: %s", s->id, s->msgnum, err);
+		log_store_failed(s, err);
 		session_reply(s, 451, "4.3.0", "Error: message could not be stored, try again later");
 	} else {
 		s->messages++;
-		log_info("%s: delivered %s from=<%s> nrcpt=%zu size=%llu", s->id, id,
-		    tx->sender, tx->nrcpts, tx->size);
+		log_message(s, id);
 		session_reply(s, 250, "2.0.0", "Ok: queued as %s", id);
 	}
 	session_tx_reset(s);
 	if (s->state != S_CLOSING)
 		session_set_state(s, S_GREETED);
+}
+
+/*
+ * What the transcript says instead of the content: "(message: N octets,
+ * M lines)" for DATA, "(chunk: N octets)" for a BDAT chunk.
+ */
+static void
+transcript_summary(struct session *s, const char *what, unsigned long long octets,
+    const unsigned long long *lines)
+{
+	char text[128];
+	int n;
+
+	if (s->transcript == NULL)
+		return;
+	if (lines != NULL)
+		n = snprintf(text, sizeof(text), "(%s: %llu octets, %llu lines)", what, octets, *lines);
+	else
+		n = snprintf(text, sizeof(text), "(%s: %llu octets)", what, octets);
+	if (n > 0 && (size_t)n < sizeof(text))
+		session_transcript(s, '<', text, (size_t)n);
 }
 
 void
@@ -169,7 +231,7 @@ session_cmd_data(struct session *s, const struct smtp_command *cmd)
 	if (session_policy(s, ST_DATA, NULL, -1) != 0)
 		return;
 	if (begin_message(s, err, sizeof(err)) != 0) {
-		log_warnx("%s: cannot store message: %s", s->id, err);
+		log_store_failed(s, err);
 		session_reply(s, 451, "4.3.0", "Error: message could not be stored, try again later");
 		return;
 	}
@@ -190,10 +252,12 @@ session_cmd_data(struct session *s, const struct smtp_command *cmd)
 		}
 		if (session_wait_input(s, s->cfg->timeout_data_ms) != 0) {
 			/* Lost or timed out mid-message: nothing is kept. */
+			transcript_summary(s, "message", s->tx.size, &s->tx.lines);
 			session_tx_reset(s);
 			return;
 		}
 	}
+	transcript_summary(s, "message", s->tx.size, &s->tx.lines);
 	snprintf(s->cmdlog, sizeof(s->cmdlog), "end of DATA");
 	finish_message(s, dr.flags);
 }
@@ -227,7 +291,7 @@ session_cmd_bdat(struct session *s, const struct smtp_command *cmd)
 		data_reader_init_raw(&tx->bdat, s->cfg->bare_line_endings == BARE_NORMALIZE,
 		    content_sink, s);
 		if (begin_message(s, err, sizeof(err)) != 0) {
-			log_warnx("%s: cannot store message: %s", s->id, err);
+			log_store_failed(s, err);
 			bdat_fail(s, 451, "4.3.0", "Error: message could not be stored, try again later");
 		}
 	}
@@ -238,6 +302,7 @@ session_cmd_bdat(struct session *s, const struct smtp_command *cmd)
 		size_t avail = netio_pending(&s->io);
 		if (avail == 0) {
 			if (session_wait_input(s, s->cfg->timeout_data_ms) != 0) {
+				transcript_summary(s, "chunk", size - left, NULL);
 				session_tx_reset(s);
 				return;
 			}
@@ -255,6 +320,7 @@ session_cmd_bdat(struct session *s, const struct smtp_command *cmd)
 		netio_consume(&s->io, n);
 		left -= n;
 	}
+	transcript_summary(s, "chunk", size, NULL);
 
 	if (!(s->cfg->extensions & EXT_CHUNKING)) {
 		session_reply(s, 502, "5.5.1", "Error: BDAT not available (CHUNKING is off)");

@@ -10,6 +10,11 @@
  * X-Greylist header. When the store fails,
  * greylist.on_store_error decides: pass (the default: a broken store must
  * not stop all mail) or defer with 451 4.3.0.
+ *
+ * Every outcome is logged as a "greylist" event, result= being the
+ * verdict's name (defer, pass-delayed and error at info level or above,
+ * the other passes at debug level); a deferral's reply has its own
+ * "reject" line with the greylist rule's line.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,43 +37,61 @@ expand(const char *text, long long left, const char *rcpt, char *out, size_t out
 	session_expand(text, subs, out, outlen);
 }
 
+/* Start a "greylist" event: result=, rcpt=<...>, rule=. */
+static void
+event(struct log_kv *kv, const char *result, const char *rcpt, const struct policy_rule *r)
+{
+	log_kv_init(kv);
+	log_kv_str(kv, "result", result);
+	log_kv_add(kv, "rcpt", "<%s>", rcpt);
+	log_kv_add(kv, "rule", "%d", r->line);
+}
+
 int
 session_greylist(struct session *s, const struct policy_rule *r, const char *rcpt)
 {
 	const struct greylist_conf *gc = &s->cfg->greylist;
 	struct gl_result res;
+	struct log_kv kv;
 	char text[1024];
 
 	greylist_check(s->env->store, gc, s->client, s->tx.sender ? s->tx.sender : "", rcpt, &res);
 	switch (res.verdict) {
 	case GL_DEFER:
-		log_info("%s: rcpt: <%s> greylisted by rule at line %d: retry in %lld seconds", s->id,
-		    rcpt, r->line, res.left);
+		event(&kv, "defer", rcpt, r);
+		log_kv_add(&kv, "retry", "%lld", res.left);
+		session_log(s, LOGL_INFO, "greylist", &kv);
 		expand(gc->reply_text, res.left, rcpt, text, sizeof(text));
+		session_reply_cause(s, ST_RCPT, r->line, NULL);
 		session_reply(s, gc->reply_code, gc->reply_status, "%s", text);
 		if (gc->reply_code == 421)
 			session_set_state(s, S_CLOSING);
 		return 1;
 	case GL_PASS_DELAYED:
-		log_info("%s: rcpt: <%s> passed greylisting after %lld seconds", s->id, rcpt,
-		    res.delayed);
+		event(&kv, "pass-delayed", rcpt, r);
+		log_kv_add(&kv, "delayed", "%lld", res.delayed);
+		session_log(s, LOGL_INFO, "greylist", &kv);
 		/* Counted for X-Greylist only if the recipient is accepted. */
 		s->tx.greylist_pending = 1;
 		s->tx.greylist_pending_delay = res.delayed;
 		return 0;
 	case GL_ERROR:
+		event(&kv, "error", rcpt, r);
+		log_kv_str(&kv, "reason", res.error);
 		if (gc->on_store_error == GL_ON_ERROR_DEFER) {
-			log_warnx("%s: rcpt: <%s>: greylist store failed: %s; deferring (greylist.on_store_error = defer)",
-			    s->id, rcpt, res.error);
+			log_kv_str(&kv, "action", "defer");
+			session_log(s, LOGL_WARNING, "greylist", &kv);
+			session_reply_cause(s, ST_RCPT, r->line, NULL);
 			session_reply(s, 451, "4.3.0", "<%s>: Temporary lookup failure, try again later",
 			    rcpt);
 			return 1;
 		}
-		log_warnx("%s: rcpt: <%s>: greylist store failed: %s; passing (greylist.on_store_error = pass)",
-		    s->id, rcpt, res.error);
+		log_kv_str(&kv, "action", "pass");
+		session_log(s, LOGL_WARNING, "greylist", &kv);
 		return 0;
 	default:
-		log_debug("%s: rcpt: <%s>: greylist: %s", s->id, rcpt, greylist_verdict_name(res.verdict));
+		event(&kv, greylist_verdict_name(res.verdict), rcpt, r);
+		session_log(s, LOGL_DEBUG, "greylist", &kv);
 		return 0;
 	}
 }

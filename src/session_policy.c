@@ -5,8 +5,9 @@
  * limits and the early-talker test before the greeting; message limits
  * at MAIL; non-SMTP commands and unadvertised pipelining.
  *
- * Every refusal is logged with the rule's line (or the limit's name), so
- * a test that got an unexpected reply can find out why.
+ * Every refusal is logged with the rule's line (or the limit's or the
+ * check's name) on its "reject" line, so a test that got an unexpected
+ * reply can find out why.
  */
 #include <errno.h>
 #include <poll.h>
@@ -78,8 +79,8 @@ expand(const struct session *s, const char *rcpt, const char *text, char *out, s
 }
 
 static void
-rule_reply(struct session *s, const struct policy_rule *r, const char *rcpt, int code,
-    const char *enh, const char *text)
+rule_reply(struct session *s, enum policy_stage st, const struct policy_rule *r,
+    const char *rcpt, int code, const char *enh, const char *text)
 {
 	char buf[1024];
 
@@ -90,6 +91,7 @@ rule_reply(struct session *s, const struct policy_rule *r, const char *rcpt, int
 	else if (r->code != 0)
 		enh = code / 100 == 4 ? "4.7.1" : code / 100 == 5 ? "5.7.1" : "2.0.0";
 	expand(s, rcpt, r->text ? r->text : text, buf, sizeof(buf));
+	session_reply_cause(s, (int)st, r->line, NULL);
 	session_reply(s, code, enh, "%s", buf);
 }
 
@@ -127,7 +129,11 @@ session_policy(struct session *s, enum policy_stage st, const char *rcpt, int ve
 	if (v.throttle >= 0)
 		s->io.throttle = v.throttle;
 	if (v.delay_ms > 0) {
-		log_info("%s: %s: delayed %d ms by policy", s->id, policy_stage_name(st), v.delay_ms);
+		struct log_kv kv;
+		log_kv_init(&kv);
+		log_kv_str(&kv, "stage", policy_stage_name(st));
+		log_kv_add(&kv, "ms", "%d", v.delay_ms);
+		session_log(s, LOGL_INFO, "delay", &kv);
 		if (netio_flush(&s->io, s->cfg->timeout_command_ms) != NETIO_OK ||
 		    session_pause(s, v.delay_ms) != 0) {
 			session_timeout_close(s, monotime_ms());
@@ -144,43 +150,59 @@ session_policy(struct session *s, enum policy_stage st, const char *rcpt, int ve
 		return 0;
 
 	const struct policy_rule *r = v.rule;
-	log_info("%s: %s: %s by rule at line %d", s->id, policy_stage_name(st),
-	    policy_action_name(v.action), r->line);
+	struct log_kv kv;
+	log_kv_init(&kv);
+	log_kv_str(&kv, "stage", policy_stage_name(st));
+	log_kv_add(&kv, "rule", "%d", r->line);
 	switch (v.action) {
 	case ACT_REJECT:
 		if (st == ST_CONNECT)
-			rule_reply(s, r, rcpt, 554, "5.7.1", "Error: connection rejected by policy");
+			rule_reply(s, st, r, rcpt, 554, "5.7.1", "Error: connection rejected by policy");
 		else if (st == ST_RCPT)
-			rule_reply(s, r, rcpt, 550, "5.7.1", "<%r>: Recipient address rejected by policy");
+			rule_reply(s, st, r, rcpt, 550, "5.7.1", "<%r>: Recipient address rejected by policy");
 		else
-			rule_reply(s, r, rcpt, 550, "5.7.1", "Error: rejected by policy");
+			rule_reply(s, st, r, rcpt, 550, "5.7.1", "Error: rejected by policy");
 		if (st == ST_CONNECT || r->code == 421)
 			session_set_state(s, S_CLOSING);
 		return 1;
 	case ACT_DEFER:
 		if (st == ST_CONNECT) {
-			rule_reply(s, r, rcpt, 421, "4.7.0", "Error: try again later");
+			rule_reply(s, st, r, rcpt, 421, "4.7.0", "Error: try again later");
 			session_set_state(s, S_CLOSING);
 		} else {
-			rule_reply(s, r, rcpt, 450, "4.7.1", "Error: try again later");
+			rule_reply(s, st, r, rcpt, 450, "4.7.1", "Error: try again later");
 			if (r->code == 421) /* 421 means the server closes */
 				session_set_state(s, S_CLOSING);
 		}
 		return 1;
 	case ACT_DISCONNECT:
 		if (r->after) {
+			/* Logged as "drop" when it happens, after the reply. */
 			s->close_after_reply = 1;
+			s->close_rule = r->line;
+			s->close_stage = st;
 			return 0;
 		}
-		if (r->reply)
-			rule_reply(s, r, rcpt, 421, "4.7.0", "Error: closing connection");
+		if (r->reply) {
+			rule_reply(s, st, r, rcpt, 421, "4.7.0", "Error: closing connection");
+		} else {
+			log_kv_str(&kv, "when", "now");
+			session_log(s, LOGL_INFO, "drop", &kv);
+		}
 		session_set_state(s, S_CLOSING);
 		return -1;
 	case ACT_DISCARD:
-		if (st == ST_MAIL || st == ST_RCPT || st == ST_DATA || st == ST_EOM)
+		/* Logged as "discard" for each message it drops. */
+		if (st == ST_MAIL || st == ST_RCPT || st == ST_DATA || st == ST_EOM) {
 			s->tx.discard = 1;
-		else
+			s->tx.discard_rule = r->line;
+		} else {
 			s->discard = 1;
+			s->discard_rule = r->line;
+		}
+		return 0;
+	case ACT_ACCEPT:
+		session_log(s, LOGL_INFO, "accept", &kv);
 		return 0;
 	default:
 		return 0;
@@ -219,31 +241,50 @@ early_talker(struct session *s)
 		case NETIO_EOF:
 		case NETIO_ERROR:
 		default:
-			log_info("%s: lost connection before the greeting", s->id);
+			session_log_lost(s, NULL);
 			return -1;
 		}
 	}
+}
+
+/*
+ * The cause of a refusal that no rule made: "limit=NAME" (a limits.NAME
+ * setting) or "check=NAME" (a protocol check), then count= (what was
+ * counted) and max= (the limit) unless negative. For the reject line of
+ * the next reply.
+ */
+static const struct log_kv *
+refusal(struct log_kv *kv, const char *what, const char *name, long long count, long long max)
+{
+	log_kv_init(kv);
+	log_kv_str(kv, what, name);
+	if (count >= 0)
+		log_kv_add(kv, "count", "%lld", count);
+	if (max >= 0)
+		log_kv_add(kv, "max", "%lld", max);
+	return kv;
 }
 
 int
 session_admit(struct session *s)
 {
 	const struct config *cfg = s->cfg;
+	struct log_kv kv;
 
 	if (s->env->sb != NULL) {
 		int total, same;
 		memcpy(s->env->sb->slots[s->env->slot].client, s->client, 16);
 		scoreboard_count_sessions(s->env->sb, s->client, &total, &same);
 		if (cfg->max_connections > 0 && total > cfg->max_connections) {
-			log_info("%s: refused: %d sessions at once (limits.connections %d)", s->id,
-			    total, cfg->max_connections);
+			session_reply_cause(s, -1, 0, refusal(&kv, "limit", "connections", total,
+			    cfg->max_connections));
 			session_reply(s, 421, "4.7.0", "%s Error: too many connections, try again later",
 			    cfg->hostname);
 			return -1;
 		}
 		if (cfg->max_connections_per_client > 0 && same > cfg->max_connections_per_client) {
-			log_info("%s: refused: %d sessions from [%s] (limits.connections_per_client %d)",
-			    s->id, same, s->peer, cfg->max_connections_per_client);
+			session_reply_cause(s, -1, 0, refusal(&kv, "limit", "connections_per_client",
+			    same, cfg->max_connections_per_client));
 			session_reply(s, 421, "4.7.0", "%s Error: too many connections from [%s]",
 			    cfg->hostname, s->peer);
 			return -1;
@@ -252,8 +293,8 @@ session_admit(struct session *s)
 	if (s->env->rl != NULL &&
 	    ratelimit_hit(s->env->rl, s->client, RL_CONNECTIONS,
 	    (unsigned long)cfg->connection_rate, clock_now()) < 0) {
-		log_info("%s: refused: more than %d connections per minute from [%s]"
-		    " (limits.connection_rate)", s->id, cfg->connection_rate, s->peer);
+		session_reply_cause(s, -1, 0, refusal(&kv, "limit", "connection_rate", -1,
+		    cfg->connection_rate));
 		session_reply(s, 421, "4.7.0", "%s Error: too many connections from [%s], slow down",
 		    cfg->hostname, s->peer);
 		return -1;
@@ -264,10 +305,17 @@ session_admit(struct session *s)
 		if (talked < 0)
 			return -1;
 		if (talked) {
-			log_info("%s: early talker: [%s] sent data before the greeting", s->id, s->peer);
-			if (cfg->early_talker == EARLY_REJECT)
+			if (cfg->early_talker == EARLY_REJECT) {
+				session_reply_cause(s, -1, 0, refusal(&kv, "check", "pregreet", -1, -1));
 				session_reply(s, 554, "5.5.1", "%s Error: talking before the greeting",
 				    cfg->hostname);
+			} else {
+				log_kv_init(&kv);
+				log_kv_str(&kv, "stage", "connect");
+				log_kv_str(&kv, "check", "pregreet");
+				log_kv_str(&kv, "when", "now");
+				session_log(s, LOGL_INFO, "drop", &kv);
+			}
 			return -1;
 		}
 	} else if (cfg->greeting_delay_ms > 0 && session_pause(s, cfg->greeting_delay_ms) != 0) {
@@ -280,10 +328,11 @@ int
 session_mail_limits(struct session *s)
 {
 	const struct config *cfg = s->cfg;
+	struct log_kv kv;
 
 	if (cfg->messages_per_session > 0 && s->messages >= (unsigned long)cfg->messages_per_session) {
-		log_info("%s: refused: %lu messages in this session (limits.messages_per_session)",
-		    s->id, s->messages);
+		session_reply_cause(s, -1, 0, refusal(&kv, "limit", "messages_per_session",
+		    (long long)s->messages, cfg->messages_per_session));
 		session_reply(s, 421, "4.7.0", "%s Error: too many messages in this session",
 		    cfg->hostname);
 		session_set_state(s, S_CLOSING);
@@ -292,8 +341,8 @@ session_mail_limits(struct session *s)
 	if (s->env->rl != NULL &&
 	    ratelimit_hit(s->env->rl, s->client, RL_MESSAGES, (unsigned long)cfg->message_rate,
 	    clock_now()) < 0) {
-		log_info("%s: refused: more than %d messages per minute from [%s]"
-		    " (limits.message_rate)", s->id, cfg->message_rate, s->peer);
+		session_reply_cause(s, -1, 0, refusal(&kv, "limit", "message_rate", -1,
+		    cfg->message_rate));
 		session_reply(s, 450, "4.7.1", "Error: too many messages from [%s], slow down",
 		    s->peer);
 		return -1;
@@ -322,8 +371,10 @@ non_smtp(const struct smtp_command *cmd)
 int
 session_protocol_check(struct session *s, const struct smtp_command *cmd)
 {
+	struct log_kv kv;
+
 	if (s->cfg->reject_non_smtp && non_smtp(cmd)) {
-		log_info("%s: non-SMTP command from [%s]", s->id, s->peer);
+		session_reply_cause(s, -1, 0, refusal(&kv, "check", "non_smtp", -1, -1));
 		session_reply(s, 521, "5.7.0", "%s Error: not an SMTP client, closing connection",
 		    s->cfg->hostname);
 		session_set_state(s, S_CLOSING);
@@ -340,8 +391,7 @@ session_protocol_check(struct session *s, const struct smtp_command *cmd)
 		advertised = 0;
 	if (s->cfg->pipelining_check && !advertised && s->auth_user == NULL &&
 	    cmd->verb != VERB_BDAT && netio_pending(&s->io) > 0) {
-		log_info("%s: improper pipelining after %s from [%s]", s->id,
-		    parser_verb_name(cmd->verb), s->peer);
+		session_reply_cause(s, -1, 0, refusal(&kv, "check", "pipelining", -1, -1));
 		session_reply(s, 554, "5.5.0", "Error: SMTP protocol synchronization");
 		session_set_state(s, S_CLOSING);
 		return -1;

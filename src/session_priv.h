@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "session.h"
 #include "tls.h"
+#include "transcript.h"
 
 enum session_state {
 	S_CONNECTED,   /* greeting sent, no HELO/EHLO yet */
@@ -48,12 +49,15 @@ struct transaction {
 	size_t cap;
 	size_t rejected;           /* RCPTs refused in this transaction */
 	unsigned long long size;   /* content octets received */
+	unsigned long long lines;  /* content lines received, for the transcript */
+	unsigned long long stored; /* octets written to the delivery, headers included */
 	int too_big;
 	struct data_reader bdat;   /* BDAT: checks content across chunks */
 	int discard;               /* a rule said: accept, deliver nowhere */
 	int data_checked;          /* BDAT: the data stage was asked */
 	int greylisted;            /* an accepted recipient first passed greylisting */
 	long long greylist_delayed; /* the longest such delay, seconds */
+	int discard_rule;          /* the line of the rule that said discard */
 	int greylist_pending;      /* the recipient being decided first passed it */
 	long long greylist_pending_delay;
 	int fail_code;             /* BDAT: the reply every later chunk gets */
@@ -74,6 +78,14 @@ struct session {
 	char *helo;
 	int esmtp;
 	char cmdlog[128];          /* the command being answered, for logs */
+	enum policy_stage stage;   /* the stage of what is being answered, for logs */
+	int idle;                  /* waiting for a command: replies answer none */
+	int reply_rule;            /* session_reply_cause(), for the next reply */
+	int reply_stage;
+	const struct log_kv *reply_extra;
+	struct transcript *transcript; /* NULL when off or broken */
+	long long started_ms;      /* monotonic, for the session's duration */
+	unsigned rejects;          /* 4xx and 5xx replies sent */
 	struct transaction tx;
 	unsigned msgnum;           /* messages started in this session */
 	unsigned long messages;    /* messages committed */
@@ -90,20 +102,44 @@ struct session {
 	unsigned stage_counts[ST_COUNT];
 	int tarpit_ms;             /* delay before every reply, 0 = none */
 	int discard;               /* discard every message of the session */
+	int discard_rule;          /* the line of the rule that said so */
 	int close_after_reply;     /* a rule said: disconnect after this reply */
+	int close_rule;            /* the line of that rule */
+	enum policy_stage close_stage;
 	int replying;              /* inside session_reply: no nested delays */
 	int xclient_ok;            /* the client may use XCLIENT */
 	long long session_deadline; /* monotonic ms */
 	long long stop_deadline;    /* monotonic ms, 0 = not stopping */
 };
 
-/* Queue a reply; text may hold "\n" for a multi-line reply. enh may be NULL. */
+/*
+ * Queue a reply; text may hold "\n" for a multi-line reply. enh may be NULL.
+ * Every 4xx/5xx reply is logged as one "reject" event, others as "reply"
+ * at debug level; both name the command answered and the stage.
+ */
 void session_reply(struct session *s, int code, const char *enh, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/*
+ * Say why the next reply is sent, for its log line: the stage (-1: that
+ * of the command), the rule's line (0: no rule) and more key=value pairs
+ * (NULL: none; must stay valid until that reply). Used by that reply only.
+ */
+void session_reply_cause(struct session *s, int stage, int rule_line, const struct log_kv *extra);
+/*
+ * Log an event of the session as "ID [CLIENT]:PORT EVENT k=v ..." (kv may
+ * be NULL) and, at info level and above, note it in the transcript.
+ */
+void session_log(struct session *s, enum log_level level, const char *event,
+    const struct log_kv *kv);
+/* Write a line to the session's transcript, if any; see transcript.h. */
+void session_transcript(struct session *s, char dir, const char *text, size_t len);
 void session_set_state(struct session *s, enum session_state next);
 /* Wait for more input; 0 when some arrived, -1 when the session is over. */
 int session_wait_input(struct session *s, int timeout_ms);
 void session_tx_reset(struct session *s);
+
+/* Log that the client went away after the last command; reason may be NULL. */
+void session_log_lost(struct session *s, const char *reason);
 
 /* Deadline-bounded waits of session.c, shared with the TLS handshake. */
 long long session_wait_until(struct session *s, long long deadline);

@@ -9,7 +9,12 @@
  * client must say EHLO again, and neither HELO name, transaction nor
  * AUTH state survive. A handshake that fails or times out ends the
  * session with a log line giving OpenSSL's reason; the worker goes on.
+ *
+ * Both outcomes are a "tls" event: version=, cipher=, bits= and the
+ * client certificate's facts when it worked, result=failed and reason=
+ * when it did not.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,18 +33,46 @@ session_tls_offered(const struct session *s)
 }
 
 static void
-log_established(const struct session *s)
+log_established(struct session *s)
 {
 	const struct tls_info *t = &s->tls;
+	struct log_kv kv;
 
-	log_info("%s: TLS established: %s with cipher %s (%d/%d bits)", s->id, t->version,
-	    t->cipher, t->bits, t->alg_bits);
+	log_kv_init(&kv);
+	log_kv_str(&kv, "version", t->version);
+	log_kv_str(&kv, "cipher", t->cipher);
+	log_kv_add(&kv, "bits", "%d", t->bits);
+	log_kv_str(&kv, "via", s->env->lconf->tls == TLS_IMPLICIT ? "implicit" : "starttls");
 	if (t->peer_cert) {
-		log_info("%s: TLS client certificate %s subject %s%s%s", s->id,
-		    t->peer_fingerprint, t->peer_subject,
-		    t->peer_verified == 1 ? ", verified" : t->peer_verified == 0 ? ", not verified: " : "",
-		    t->peer_verified == 0 ? t->peer_verify_error : "");
+		log_kv_str(&kv, "cert_fingerprint", t->peer_fingerprint);
+		log_kv_str(&kv, "cert_subject", t->peer_subject);
+		log_kv_str(&kv, "cert_verified", t->peer_verified == 1 ? "yes" :
+		    t->peer_verified == 0 ? "no" : "unchecked");
+		if (t->peer_verified == 0)
+			log_kv_str(&kv, "cert_error", t->peer_verify_error);
 	}
+	session_log(s, LOGL_INFO, "tls", &kv);
+}
+
+/* "tls result=failed reason=..." */
+static void
+log_failed(struct session *s, enum log_level level, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+
+static void
+log_failed(struct session *s, enum log_level level, const char *fmt, ...)
+{
+	char reason[LOG_KV_VALUE_MAX];
+	struct log_kv kv;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	log_kv_init(&kv);
+	log_kv_str(&kv, "result", "failed");
+	log_kv_str(&kv, "reason", reason);
+	session_log(s, level, "tls", &kv);
 }
 
 int
@@ -50,22 +83,26 @@ session_tls_handshake(struct session *s)
 	long long deadline = monotime_ms() + s->cfg->timeout_tls_handshake_ms;
 
 	if (ssl == NULL) {
-		log_warnx("%s: TLS setup failed: %s", s->id, err);
+		log_failed(s, LOGL_WARNING, "setup: %s", err);
 		return -1;
 	}
 	size_t dropped = netio_start_tls(&s->io, ssl);
-	if (dropped > 0)
-		log_notice("%s: discarded %zu octets sent after STARTTLS before the TLS handshake",
-		    s->id, dropped);
+	if (dropped > 0) {
+		/* Pipelined behind STARTTLS in plaintext: an injection attempt. */
+		struct log_kv kv;
+		log_kv_init(&kv);
+		log_kv_add(&kv, "octets", "%zu", dropped);
+		session_log(s, LOGL_NOTICE, "injection", &kv);
+	}
 	for (;;) {
 		long long until = session_wait_until(s, deadline);
 		long long now = monotime_ms();
 
 		if (now >= until) {
 			if (until < deadline && until == s->stop_deadline)
-				log_info("%s: TLS handshake abandoned: shutting down", s->id);
+				log_failed(s, LOGL_INFO, "handshake abandoned: shutting down");
 			else
-				log_info("%s: TLS handshake timed out after %lld ms", s->id,
+				log_failed(s, LOGL_INFO, "handshake timed out after %lld ms",
 				    now - (deadline - s->cfg->timeout_tls_handshake_ms));
 			return -1;
 		}
@@ -78,11 +115,11 @@ session_tls_handshake(struct session *s)
 		case NETIO_INTERRUPTED:
 			continue;
 		case NETIO_EOF:
-			log_info("%s: TLS handshake failed: connection closed by client", s->id);
+			log_failed(s, LOGL_INFO, "handshake failed: connection closed by client");
 			return -1;
 		case NETIO_ERROR:
 		default:
-			log_info("%s: TLS handshake failed: %s", s->id, netio_strerror(&s->io));
+			log_failed(s, LOGL_INFO, "handshake failed: %s", netio_strerror(&s->io));
 			return -1;
 		}
 	}
@@ -118,7 +155,7 @@ session_cmd_starttls(struct session *s, const struct smtp_command *cmd)
 		return;
 	session_reply(s, 220, "2.0.0", "Ready to start TLS");
 	if (netio_flush(&s->io, s->cfg->timeout_command_ms) != NETIO_OK) {
-		log_info("%s: write error after STARTTLS", s->id);
+		session_log_lost(s, "reply to STARTTLS not sent");
 		session_set_state(s, S_CLOSING);
 		return;
 	}

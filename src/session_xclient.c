@@ -8,6 +8,9 @@
  * and an external spammer in turn. Who may use XCLIENT is decided once,
  * from the address the session started with (after a PROXY header):
  * XCLIENT cannot grant itself the right to use XCLIENT again.
+ *
+ * The change is logged as an "xclient" or "proxy" event under the new
+ * client's address, previous= giving the one before.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +54,8 @@ session_cmd_xclient(struct session *s, const struct smtp_command *cmd)
 		session_reply(s, 501, "5.5.4", "Bad XCLIENT attribute: %s", why);
 		return;
 	}
+	char previous[INET6_ADDRSTRLEN + 16];
+	snprintf(previous, sizeof(previous), "[%s]:%d", s->peer, s->peer_port);
 	if (xa.present & XCLIENT_ADDR) {
 		int port = s->peer_port;
 		session_set_client(s, (const struct sockaddr *)&xa.addr);
@@ -75,9 +80,16 @@ session_cmd_xclient(struct session *s, const struct smtp_command *cmd)
 		free(s->auth_user);
 		s->auth_user = NULL;
 	}
-	log_info("%s: XCLIENT: client is now [%s]:%d%s%s%s%s", s->id, s->peer, s->peer_port,
-	    s->client_name ? " name=" : "", s->client_name ? s->client_name : "",
-	    s->auth_user ? " login=" : "", s->auth_user ? s->auth_user : "");
+	struct log_kv kv;
+	log_kv_init(&kv);
+	log_kv_str(&kv, "previous", previous);
+	if (s->client_name != NULL)
+		log_kv_str(&kv, "name", s->client_name);
+	if (s->helo != NULL)
+		log_kv_str(&kv, "helo", s->helo);
+	if (s->auth_user != NULL)
+		log_kv_str(&kv, "login", s->auth_user);
+	session_log(s, LOGL_INFO, "xclient", &kv);
 	/* Back to the start: connect rules again, then a new greeting. */
 	session_tx_reset(s);
 	s->tarpit_ms = 0;
@@ -104,33 +116,41 @@ session_proxy_header(struct session *s)
 
 	if (want != 0) {
 		for (;;) {
+			struct log_kv kv;
 			struct proxy_info pi;
 			size_t used = 0;
 			const char *why = "malformed";
+			log_kv_init(&kv);
 			enum proxy_result r = proxy_parse((const unsigned char *)netio_peek(&s->io),
 			    netio_pending(&s->io), want, &pi, &used, &why);
 
 			if (r == PROXY_OK) {
 				netio_consume(&s->io, used);
 				if (!pi.local) {
+					log_kv_add(&kv, "previous", "[%s]:%d", s->peer, s->peer_port);
 					session_set_client(s, (const struct sockaddr *)&pi.src);
-					log_info("%s: PROXY: client is [%s]:%d", s->id, s->peer, s->peer_port);
+					session_log(s, LOGL_INFO, "proxy", &kv);
 				}
 				break;
 			}
 			if (r == PROXY_BAD) {
-				log_info("%s: bad PROXY header: %s", s->id, why);
+				log_kv_str(&kv, "result", "failed");
+				log_kv_add(&kv, "reason", "bad PROXY header: %s", why);
+				session_log(s, LOGL_INFO, "proxy", &kv);
 				return -1;
 			}
 			long long until = session_wait_until(s, deadline);
 			long long now = monotime_ms();
 			if (now >= until) {
-				log_info("%s: no PROXY header within %d ms", s->id, s->cfg->timeout_proxy_ms);
+				log_kv_str(&kv, "result", "failed");
+				log_kv_add(&kv, "reason", "no PROXY header within %d ms",
+				    s->cfg->timeout_proxy_ms);
+				session_log(s, LOGL_INFO, "proxy", &kv);
 				return -1;
 			}
 			enum netio_wait w = netio_fill(&s->io, (int)(until - now));
 			if (w == NETIO_EOF || w == NETIO_ERROR) {
-				log_info("%s: lost connection before the PROXY header", s->id);
+				session_log_lost(s, "before the PROXY header");
 				return -1;
 			}
 		}

@@ -192,6 +192,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	const struct config *cfg = &gen->cfg;
+	log_set_facility(cfg->log_facility);
 	uid_t owner = privs.drop ? privs.uid : (uid_t)-1;
 	gid_t group = privs.drop ? privs.gid : (gid_t)-1;
 
@@ -236,9 +237,24 @@ main(int argc, char **argv)
 
 	/* The lines above are always printed: fixtures read the port there. */
 	log_set_level((enum log_level)cfg->log_level);
+	if (cfg->log_file != NULL) {
+		if (log_open_file(cfg->log_file, err, sizeof(err)) != 0)
+			fatalx("%s", err);
+		if (privdrop_chown_fd(&privs, log_file_fd()) != 0)
+			fatal("cannot hand the log file %s to user %s", cfg->log_file, privs.user);
+		log_notice("smtptrapd %s started: %s delivery to %s; listening on %zu listener(s)",
+		    PACKAGE_VERSION, deliver_ops_for(cfg)->name,
+		    cfg->backend == BACKEND_MAILDIR ? cfg->maildir : "nowhere", cfg->nlisteners);
+		for (size_t i = 0; i < cfg->nlisteners; i++)
+			log_notice("listening on %s (listener %s)", gen->listeners[i].addr,
+			    gen->listeners[i].name);
+	}
 	if (!foreground) {
 		daemonize();
-		log_init(0, "smtptrapd");
+		if (cfg->log_file == NULL)
+			log_init(0, "smtptrapd");
+		else
+			log_after_fork();
 	}
 	if (pid_file != NULL) {
 		if (pidfile_write(pid_file, getpid(), err, sizeof(err)) != 0)
@@ -286,6 +302,7 @@ main(int argc, char **argv)
 		.store = store,
 		.store_error = store != NULL || gen->store_path == NULL ? NULL : store_err,
 		.control = control,
+		.foreground = foreground,
 	};
 	int rc = master_run(&margs);
 	if (pid_file != NULL && pidfile_remove(pid_file, getpid()) != 0)

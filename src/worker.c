@@ -30,6 +30,14 @@
 
 static volatile sig_atomic_t worker_stop;      /* SIGTERM/SIGINT */
 static volatile sig_atomic_t worker_retire;    /* SIGUSR2: exit when idle */
+static volatile sig_atomic_t worker_reopen;    /* SIGUSR1: reopen the log file */
+
+static void
+on_reopen(int sig)
+{
+	(void)sig;
+	worker_reopen = 1;
+}
 
 static void
 on_stop(int sig)
@@ -43,6 +51,16 @@ on_retire(int sig)
 {
 	(void)sig;
 	worker_retire = 1;
+}
+
+static void
+maybe_reopen(void)
+{
+	if (worker_reopen) {
+		worker_reopen = 0;
+		if (log_reopen() != 0)
+			log_warn("worker: cannot reopen the log file");
+	}
 }
 
 static void
@@ -72,6 +90,7 @@ setup_signals(sigset_t *waitmask)
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGXFSZ, &sa, NULL); /* a file size limit is a write error */
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_reopen;
 	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
@@ -80,7 +99,9 @@ setup_signals(sigset_t *waitmask)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, waitmask);
+	sigdelset(waitmask, SIGUSR1);
 	sigdelset(waitmask, SIGTERM);
 	sigdelset(waitmask, SIGINT);
 	sigdelset(waitmask, SIGUSR2);
@@ -160,6 +181,7 @@ worker_main(const struct worker_ctx *w)
 		struct epoll_event evs[8];
 		int n;
 
+		maybe_reopen();
 		if (scoreboard_get_state(w->sb, w->slot) != WS_IDLE) {
 			scoreboard_set_state(w->sb, w->slot, WS_IDLE);
 			if (scoreboard_count_ready(w->sb) > cfg->max_spare)
@@ -171,6 +193,7 @@ worker_main(const struct worker_ctx *w)
 				continue;
 			fatal("worker: epoll_pwait() failed");
 		}
+		maybe_reopen(); /* a SIGUSR1 taken during the wait counts before the session */
 		for (int i = 0; i < n && !worker_stop; i++) {
 			const struct listener *l = &w->listeners[evs[i].data.u32];
 			struct sockaddr_storage peer, local;

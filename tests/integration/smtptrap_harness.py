@@ -26,20 +26,37 @@ SMTPTRAPD = os.environ.get("SMTPTRAPD") or os.path.join(
 DEFAULT_WAIT = 10.0
 
 
+def give_to_daemon_user(path):
+    """Hand path (recursively) to the user a root-started daemon runs as
+    ("nobody"), like a service's own directory; nothing when not root."""
+    if os.geteuid() != 0:
+        return
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    os.chmod(path, 0o755)
+    for root, dirs, files in os.walk(path):
+        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+            os.lchown(name, nobody.pw_uid, nobody.pw_gid)
+
+
 class Daemon:
     """One smtptrapd process in the foreground, with its own directory."""
 
-    def __init__(self, config="", args=(), preexec_fn=None, listen=("127.0.0.1:0",)):
+    def __init__(self, config="", args=(), preexec_fn=None, listen=("127.0.0.1:0",),
+                 maildir=None, wrapper=()):
         self.dir = tempfile.mkdtemp(prefix="smtptrap-test-")
-        # Started as root, the daemon drops to "nobody": after that it must
-        # still be able to read its configuration (and keys) for a reload.
-        os.chmod(self.dir, 0o755)
-        self.maildir = os.path.join(self.dir, "maildir")
+        # Started as root, the daemon drops to "nobody": its directory is
+        # the user's, as /run/smtptrapd would be, so it can read its
+        # configuration (and keys) for a reload and remove its socket.
+        give_to_daemon_user(self.dir)
+        self.maildir = maildir or os.path.join(self.dir, "maildir")
         self.conf = os.path.join(self.dir, "smtptrapd.conf")
         # "@DIR@" in a configuration stands for the daemon's own directory.
         with open(self.conf, "w") as f:
             f.write(config.replace("@DIR@", self.dir))
-        cmd = [SMTPTRAPD, "-f", "-c", self.conf, "-m", self.maildir]
+        # wrapper: a command that runs the daemon (setpriv, to start it
+        # with fewer capabilities).
+        cmd = list(wrapper) + [SMTPTRAPD, "-f", "-c", self.conf, "-m", self.maildir]
         for spec in listen:
             cmd += ["-l", spec]
         cmd += list(args)

@@ -89,7 +89,7 @@ rules = ( { stage = "rcpt"; rcpt_domains = [ "nowhere.example" ]; action = "reje
         self.assertRegex(busy[0], r"^worker pid=\d+ generation=1 state=busy sessions=0 messages=0$")
         c.cmd("QUIT")
         self.assertTrue(c.closed())
-        self.d.wait_log(r"disconnect from \[127.0.0.1\]")
+        self.d.wait_log(r"\[127\.0\.0\.1\]:\d+ disconnect ")
         # The session is counted when its worker is done with it.
         for _ in range(100):
             f, _ = self.fields()
@@ -124,7 +124,7 @@ class Protocol(ControlTest):
             ("greylist whitelist not-an-address", 501, None),
             ("a b c d e f g h i", 501, "too many words"),
             ("greylist list", 504, "greylisting is not configured: no rule uses the greylist action"),
-            ("reload", 502, None),
+            ("reload now", 501, "usage: reload"),
         ]
         for line, code, text in cases:
             r = c.cmd(line)

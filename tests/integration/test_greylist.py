@@ -17,7 +17,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from smtptrap_harness import (Daemon, DaemonTest, control, envelope, main,  # noqa: E402
+from smtptrap_harness import (Daemon, DaemonTest, control, envelope, give_to_daemon_user, main,  # noqa: E402
                               trace_of)
 
 MSG = "Subject: greylist\r\n\r\nhello\r\n"
@@ -85,7 +85,7 @@ class Basics(GreylistTest):
     def test_defer_then_clock_advance_then_pass_with_header(self):
         c = self.connect()
         self.assertEqual(self.rcpt(c), DEFER_300)
-        self.d.wait_log(r"rcpt: <bob@example.com> greylisted by rule at line \d+: retry in 300 seconds")
+        self.d.wait_log(r" greylist result=defer rcpt=<bob@example\.com> rule=\d+ retry=300$")
         self.advance(301)
         # The retry is accepted at once: no waiting for real time.
         c2 = self.connect()
@@ -118,7 +118,7 @@ class Basics(GreylistTest):
         # 200 seconds left, less the real seconds the test took.
         self.assertLessEqual(int(m.group(1)), 200)
         self.assertGreater(int(m.group(1)), 170)
-        self.d.wait_log(r"greylisted by rule at line \d+: retry in %s seconds" % m.group(1))
+        self.d.wait_log(r" greylist result=defer rcpt=<bob@example\.com> rule=\d+ retry=%s$" % m.group(1))
 
     def test_same_session_retry_passes(self):
         c = self.connect()
@@ -307,7 +307,7 @@ class Workers(GreylistTest):
     def test_two_workers_see_the_same_state(self):
         a = self.connect()
         self.assertEqual(self.rcpt(a), DEFER_300)
-        first = self.d.wait_log(r"\[(\d+)\]: \S+: rcpt: <bob@example.com> greylisted")
+        first = self.d.wait_log(r"\[(\d+)\]: \S+ \S+ greylist result=defer rcpt=<bob@example\.com> ")
         # a is still open, so b is served by another worker process.
         b = self.connect()
         st = self.control("status")
@@ -315,7 +315,7 @@ class Workers(GreylistTest):
         self.assertEqual(len(busy), 2, st.lines)
         self.advance(301)
         self.assertEqual(self.rcpt(b), (250, "2.1.5 Ok"))
-        second = self.d.wait_log(r"\[(\d+)\]: \S+: rcpt: <bob@example.com> passed greylisting")
+        second = self.d.wait_log(r"\[(\d+)\]: \S+ \S+ greylist result=pass-delayed rcpt=<bob@example\.com> ")
         self.assertNotEqual(first.group(1), second.group(1))
 
     def test_twenty_concurrent_clients_lose_no_entries(self):
@@ -353,6 +353,7 @@ class Restart(unittest.TestCase):
 
     def setUp(self):
         self.state = tempfile.mkdtemp(prefix="smtptrap-state-")
+        give_to_daemon_user(self.state)
         self.daemons = []
 
     def tearDown(self):
@@ -411,6 +412,7 @@ class BrokenStore(unittest.TestCase):
         self.state = tempfile.mkdtemp(prefix="smtptrap-state-")
         with open(os.path.join(self.state, "smtptrapd.lmdb"), "wb") as f:
             f.write(b"this is not an LMDB file\n" * 4096)
+        give_to_daemon_user(self.state)
         self.d = None
 
     def tearDown(self):
@@ -434,7 +436,7 @@ class BrokenStore(unittest.TestCase):
 
     def test_fail_open(self):
         self.assertEqual(self.attempt("pass"), (250, "2.1.5 Ok"))
-        self.d.wait_log(r"greylist store failed: .*; passing \(greylist.on_store_error = pass\)")
+        self.d.wait_log(r'warning: \S+ \S+ greylist result=error rcpt=<bob@example\.com> rule=\d+ reason=(?:"[^"]*"|\S+) action=pass$')
         r = control(os.path.join(self.d.dir, "ctl"), "greylist list")
         self.assertEqual(r.code, 451)
 

@@ -167,6 +167,50 @@ class Drop(unittest.TestCase):
             shutil.rmtree(top)
 
 
+UNIT = os.path.join(os.environ.get("SMTPTRAP_TOP_BUILDDIR") or
+                    os.path.join(os.path.dirname(__file__), "..", ".."),
+                    "contrib", "smtptrapd.service")
+
+
+def unit_capabilities():
+    """The CapabilityBoundingSet of the built unit, as setpriv wants it."""
+    with open(UNIT) as f:
+        for line in f:
+            if line.startswith("CapabilityBoundingSet="):
+                caps = line.split("=", 1)[1].split()
+                return ",".join("+" + c[len("CAP_"):].lower() for c in caps)
+    raise AssertionError("no CapabilityBoundingSet= in %s" % UNIT)
+
+
+@unittest.skipUnless(IS_ROOT, NEEDS_ROOT)
+class UnitCapabilities(unittest.TestCase):
+    """Root with only the capabilities the systemd unit leaves it (no
+    CAP_DAC_OVERRIDE) starts, drops and delivers; twice, so the second
+    start meets directories that already belong to the user, mode 0700."""
+
+    def test_start_twice_with_the_units_capabilities(self):
+        caps = unit_capabilities()
+        self.assertNotIn("dac_override", caps)
+        wrapper = ["setpriv", "--inh-caps=-all", "--bounding-set=-all," + caps]
+        top = tempfile.mkdtemp(prefix="smtptrap-test-")   # root's, like /var/lib/smtptrapd
+        try:
+            os.chmod(top, 0o750)
+            md = os.path.join(top, "maildir")
+            for start in range(2):
+                d = Daemon("", maildir=md, wrapper=wrapper)
+                try:
+                    d.wait_log(r"running as user nobody")
+                    self.assertEqual(send(d).code, 250)
+                    self.assertEqual(d.stop(), 0)
+                finally:
+                    d.cleanup()
+                for sub in ("", "tmp", "new", "cur"):
+                    os.chmod(os.path.join(md, sub), 0o700)
+            self.assertEqual(len(os.listdir(os.path.join(md, "new"))), 2)
+        finally:
+            shutil.rmtree(top)
+
+
 class PidFile(unittest.TestCase):
     def setUp(self):
         self.d = None

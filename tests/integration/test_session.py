@@ -442,6 +442,7 @@ class ErrorLimit(DaemonTest):
 
 class ReducedExtensions(DaemonTest):
     CONFIG = """
+    server = { log_level = "debug"; };
     smtp = { extensions = ["PIPELINING", "8BITMIME"]; bare_line_endings = "normalize"; long_lines = "accept"; };
     """
 
@@ -460,8 +461,8 @@ class ReducedExtensions(DaemonTest):
         c.send("BDAT 4\r\nNOOP")
         r = c.reply()
         self.assertEqual(r.code, 502)
-        # The log shows the reply as sent: without an enhanced code.
-        self.d.wait_log(r": MAIL FROM:<a@example.com>: 250 Ok$")
+        # The log (debug level) shows the reply as sent: without an enhanced code.
+        self.d.wait_log(r' reply code=250 status=- stage=mail cmd="MAIL FROM:<a@example.com>" text=Ok$')
 
     def test_bare_line_endings_normalized(self):
         c = self.connect()

@@ -77,7 +77,7 @@ class TLSTest(DaemonTest):
         """Worker pids once the pool has served a session."""
         c = self.on("smtps", tls=True)
         self.assertEqual(c.cmd("QUIT").code, 221)
-        self.d.wait_log(r": disconnect from ")
+        self.d.wait_log(r" disconnect commands=")
         return set(self.d.worker_pids())
 
     def assert_worker_survives(self, pids_before):
@@ -116,7 +116,7 @@ class StartTLS(TLSTest):
                                rb"\t\(using TLSv1\.3 with cipher \S+ \(\d+/\d+ bits\)\)\r\n"
                                rb"\tby \S+ \(smtptrapd\) with ESMTPS id ")
         self.assertRegex(data, rb"\r\nX-Smtptrap-TLS: version=TLSv1\.3 cipher=\S+ bits=\d+\r\n")
-        self.d.wait_log(r": TLS established: TLSv1\.3 with cipher ")
+        self.d.wait_log(r" tls version=TLSv1\.3 cipher=\S+ bits=\d+ via=starttls$")
 
     def test_syntax_and_plain_listener(self):
         c = self.on("smtp")
@@ -146,7 +146,7 @@ class StartTLS(TLSTest):
         self.assertIn("PIPELINING", r.lines)
         r = c.cmd("RCPT TO:<bob@example.com>")
         self.assertEqual((r.code, r.text), (503, "5.5.1 Error: need MAIL command"))
-        self.d.wait_log(r": discarded %d octets sent after STARTTLS" % len(injected))
+        self.d.wait_log(r" injection octets=%d$" % len(injected))
         self.assertEqual(self.d.find_all(r"injected"), [])
 
     def test_second_starttls_after_implicit(self):
@@ -201,7 +201,7 @@ class Implicit(TLSTest):
             pass
         self.assertNotIn(b"220 ", data)
         s.close()
-        self.d.wait_log(r": TLS handshake failed: ")
+        self.d.wait_log(r' tls result=failed reason="handshake failed: ')
         self.assert_worker_survives(pids)
 
     def test_handshake_abandoned_half_way(self):
@@ -210,7 +210,7 @@ class Implicit(TLSTest):
         s = socket.create_connection((self.d.host, self.d.port_of["smtps"]), timeout=10)
         s.sendall(hello[:len(hello) // 2])
         s.close()
-        self.d.wait_log(r": TLS handshake failed: ")
+        self.d.wait_log(r' tls result=failed reason="handshake failed: ')
         self.assert_worker_survives(pids)
 
     def test_starttls_then_garbage(self):
@@ -219,7 +219,7 @@ class Implicit(TLSTest):
         self.assertEqual(c.cmd("STARTTLS").code, 220)
         c.send(b"\x16\x03\x01\x00\x05hello-this-is-not-tls")
         self.assertTrue(c.closed())
-        self.d.wait_log(r": TLS handshake failed: ")
+        self.d.wait_log(r' tls result=failed reason="handshake failed: ')
         self.assert_worker_survives(pids)
 
 
@@ -250,7 +250,7 @@ class HandshakeTimeout(TLSTest):
         s.settimeout(10)
         self.assertEqual(s.recv(100), b"")  # closed by the daemon, no reply
         s.close()
-        self.d.wait_log(r": TLS handshake timed out after \d+ ms")
+        self.d.wait_log(r' tls result=failed reason="handshake timed out after \d+ ms"$')
         self.assert_worker_survives(pids)
 
 
@@ -264,7 +264,7 @@ class Versions(TLSTest):
         with self.assertRaises(ssl.SSLError):
             ctx.wrap_socket(s, server_hostname="localhost")
         s.close()
-        self.d.wait_log(r": TLS handshake failed: .*(protocol|version)")
+        self.d.wait_log(r' tls result=failed reason="handshake failed: .*(protocol|version)')
 
 
 class MaxVersion(TLSTest):
@@ -337,7 +337,7 @@ class Certificates(unittest.TestCase):
         fp = der_fingerprint(self.client[0])
         self.assertIn(("\t(client certificate %s, /CN=app.example.test)\r\n" % fp).encode(), data)
         self.assertIn((" client-certificate=%s\r\n" % fp).encode(), data)
-        d.wait_log(r": TLS client certificate %s subject /CN=app\.example\.test$" % fp)
+        d.wait_log(r" tls version=\S+ cipher=\S+ bits=\d+ via=\w+ cert_fingerprint=%s cert_subject=/CN=app\.example\.test cert_verified=unchecked$" % fp)
 
     def test_client_certificate_verified_against_ca(self):
         d = self.daemon('client_certificate = true; client_ca = "%s";' % self.client[0])
@@ -348,7 +348,7 @@ class Certificates(unittest.TestCase):
         d = self.daemon('client_certificate = true; client_ca = "%s";' % self.other[0])
         data = self.send_with_client_cert(d, self.client)
         self.assertIn(b"/CN=app.example.test, not verified)\r\n", data)
-        d.wait_log(r"subject /CN=app\.example\.test, not verified: ")
+        d.wait_log(r" cert_subject=/CN=app\.example\.test cert_verified=no cert_error=\S")
 
 
 class ConfigErrors(unittest.TestCase):
