@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "fsutil.h"
 #include "transcript.h"
 #include "xmalloc.h"
 
@@ -21,21 +20,6 @@ struct transcript {
 	int fd;          /* -1 after a write failed */
 	struct buf line; /* reused for every line */
 };
-
-int
-transcript_dir_open(const char *dir, char *err, size_t errlen)
-{
-	int fd;
-
-	if (fs_mkdir_p(dir, 0750) != 0) {
-		snprintf(err, errlen, "transcript directory %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		snprintf(err, errlen, "transcript directory %s: %s", dir, strerror(errno));
-	return fd;
-}
 
 struct transcript *
 transcript_open(int dirfd, const char *id, char *err, size_t errlen)

@@ -27,13 +27,6 @@
 
 #include "log.h"
 
-/*
- * Create DIR (with parents, mode 0750) if needed and open it; the master
- * calls this before it drops privileges. Returns a directory fd, or -1
- * with err set.
- */
-int transcript_dir_open(const char *dir, char *err, size_t errlen);
-
 struct transcript;
 
 /*

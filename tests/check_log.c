@@ -433,13 +433,11 @@ START_TEST(test_transcript)
 	char *data;
 	int dfd;
 
-	path_in(dir, sizeof(dir), "a/b/transcripts");
-	dfd = transcript_dir_open(dir, err, sizeof(err));
+	/* The master makes and opens the directory (reload.c); sessions write in it. */
+	path_in(dir, sizeof(dir), "transcripts");
+	ck_assert_int_eq(mkdir(dir, 0750), 0);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ck_assert_int_ge(dfd, 0);
-	ck_assert_int_eq(stat(dir, &st), 0);
-	ck_assert(S_ISDIR(st.st_mode));
-	ck_assert_int_eq(st.st_mode & 0777, 0750);
-	ck_assert_int_eq(fcntl(dfd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 
 	t = transcript_open(dfd, "0123456789AB", err, sizeof(err));
 	ck_assert_ptr_nonnull(t);
@@ -468,11 +466,6 @@ START_TEST(test_transcript)
 	ck_assert_ptr_nonnull(strstr(err, "0123456789AB.log"));
 	ck_assert_ptr_null(transcript_open(dfd, "../escape", err, sizeof(err)));
 	close(dfd);
-
-	/* The directory cannot be made: the reason names it. */
-	snprintf(file, sizeof(file), "%s/0123456789AB.log/sub", dir);
-	ck_assert_int_eq(transcript_dir_open(file, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "0123456789AB.log/sub"));
 }
 END_TEST
 
