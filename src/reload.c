@@ -28,7 +28,8 @@ enter_startdir(int startdir)
 	int here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 	if (startdir >= 0 && fchdir(startdir) != 0)
-		log_debug("cannot enter the start directory: %s", strerror(errno));
+		log_warn("cannot enter the directory smtptrapd was started in; relative paths in the "
+		    "configuration are taken from the current one");
 	return here;
 }
 
@@ -40,6 +41,19 @@ leave_startdir(int here)
 			log_warn("cannot return to the working directory");
 		close(here);
 	}
+}
+
+/* *path made absolute against the current directory, which need not hold it yet. */
+static void
+absolute_in_cwd(char **path)
+{
+	char cwd[PATH_MAX];
+
+	if (*path == NULL || (*path)[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return;
+	char *abs = xasprintf("%s/%s", cwd, *path);
+	free(*path);
+	*path = abs;
 }
 
 static void
@@ -77,6 +91,10 @@ gen_load(const struct gen_opts *o, unsigned number, struct buf *errors)
 	}
 	if (!bad && config_check(&g->cfg, errors) != 0)
 		bad = 1;
+	/* Paths opened later (at start, or by a reload after detaching) are made absolute now. */
+	absolute_in_cwd(&g->cfg.control_socket);
+	absolute_in_cwd(&g->cfg.log_file);
+	absolute_in_cwd(&g->cfg.pid_file);
 	/* Keys and the passwd file are read now, before anything forks. */
 	if (!bad) {
 		if ((g->authdb = authdb_load(&g->cfg, errors)) == NULL)
