@@ -292,14 +292,19 @@ class Stop(unittest.TestCase):
     def tearDown(self):
         self.d.cleanup()
 
-    def test_sigterm_mid_data_lets_the_message_finish(self):
-        self.d = Daemon("timeouts = { shutdown = 20; };")
+    def in_data(self, config):
+        """A daemon with config and a session inside DATA."""
+        self.d = Daemon(config)
         c = self.d.connect()
         c.expect(220)
         c.cmd("EHLO a.example")
         c.cmd("MAIL FROM:<a@example.com>")
         c.cmd("RCPT TO:<b@example.com>")
         self.assertEqual(c.cmd("DATA").code, 354)
+        return c
+
+    def test_sigterm_mid_data_lets_the_message_finish(self):
+        c = self.in_data("timeouts = { shutdown = 20; };")
         c.send("Subject: half\r\n\r\nfirst half\r\n")
         self.d.proc.send_signal(signal.SIGTERM)
         self.d.wait_log(r"stopping: 1 workers busy")
@@ -311,13 +316,7 @@ class Stop(unittest.TestCase):
                          [b"Subject: half\r\n\r\nfirst half\r\nsecond half\r\n"])
 
     def test_sigterm_mid_data_past_the_deadline_gets_421_and_nothing_stored(self):
-        self.d = Daemon("timeouts = { shutdown = 0.3; };")
-        c = self.d.connect()
-        c.expect(220)
-        c.cmd("EHLO a.example")
-        c.cmd("MAIL FROM:<a@example.com>")
-        c.cmd("RCPT TO:<b@example.com>")
-        self.assertEqual(c.cmd("DATA").code, 354)
+        c = self.in_data("timeouts = { shutdown = 0.3; };")
         c.send("Subject: never finished\r\n\r\n")
         self.d.proc.send_signal(signal.SIGTERM)
         r = c.reply()
