@@ -746,8 +746,6 @@ master_run(struct master_args *a)
 		now = monotime_ms();
 		store_chores(&m, now);
 		if (m.stopping) {
-			int live, idle;
-			census(&m, &live, &idle);
 			if (scoreboard_live(m.sb) == 0)
 				break;
 			if (now >= m.kill_deadline) {
