@@ -569,19 +569,13 @@ master_reload(struct master *m, struct buf *out)
 		log_warnx("workers.max_workers above %d: the pool stops at %d", SB_CAPACITY / 2,
 		    SB_CAPACITY / 2);
 
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		if (g->carried[i] < 0)
+			log_notice("listening on %s (listener %s)", g->listeners[i].addr, g->listeners[i].name);
 	gen_take_over(g, old);
 	for (size_t i = 0; i < old->cfg.nlisteners; i++)
 		if (old->listeners[i].fd >= 0)
 			log_notice("listener %s on %s closed", old->listeners[i].name, old->listeners[i].addr);
-	for (size_t i = 0; i < cfg->nlisteners; i++) {
-		int carried = 0;
-		for (size_t k = 0; k < old->cfg.nlisteners; k++)
-			if (strcmp(old->listeners[k].addr, g->listeners[i].addr) == 0 &&
-			    old->listeners[k].fd < 0)
-				carried = 1;
-		if (!carried)
-			log_notice("listening on %s (listener %s)", g->listeners[i].addr, g->listeners[i].name);
-	}
 	m->gen = g;
 	m->cfg = cfg;
 	switch_store(m, g, old);
