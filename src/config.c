@@ -23,6 +23,7 @@
 
 #include "config_priv.h"
 #include "log.h"
+#include "scoreboard.h"
 #include "xmalloc.h"
 
 struct group {
@@ -62,6 +63,7 @@ static const struct setting workers_settings[] = {
 	{ "max_spare", T_INT, OFF(max_spare), 1, 4096, NULL, 0 },
 	{ "max_workers", T_INT, OFF(max_workers), 1, 4096, NULL, 0 },
 	{ "max_sessions_per_worker", T_INT, OFF(max_sessions_per_worker), 1, INT_MAX, NULL, 0 },
+	{ "sessions", T_INT, OFF(worker_sessions), 1, SB_SESSIONS_MAX, NULL, 0 },
 	{ NULL, 0, 0, 0, 0, NULL, 0 },
 };
 
@@ -172,6 +174,7 @@ config_defaults(struct config *cfg)
 	cfg->max_spare = 10;
 	cfg->max_workers = 64;
 	cfg->max_sessions_per_worker = 1000;
+	cfg->worker_sessions = 32;
 
 	cfg->max_message_size = 10485760;
 	cfg->max_recipients = 100;

@@ -107,6 +107,7 @@ struct config {
 	int max_spare;
 	int max_workers;
 	int max_sessions_per_worker;
+	int worker_sessions;       /* sessions one worker serves at once */
 	int workers_line;          /* where the workers group starts, for errors */
 
 	long long max_message_size;

@@ -107,10 +107,11 @@ cmd_status(struct control_ctx *ctx, int argc, char **argv, struct buf *out)
 		int st = scoreboard_get_state(sb, i);
 		if (st == WS_EMPTY)
 			continue;
-		buf_printf(out, "200-worker pid=%ld generation=%u state=%s sessions=%lu messages=%lu\n",
+		buf_printf(out, "200-worker pid=%ld generation=%u state=%s sessions=%lu messages=%lu active=%d\n",
 		    (long)sb->slots[i].pid, sb->slots[i].generation,
 		    st == WS_STARTING ? "starting" : st == WS_IDLE ? "idle" : st == WS_BUSY ? "busy" : "exiting",
-		    sb->slots[i].sessions, sb->slots[i].messages);
+		    sb->slots[i].sessions, sb->slots[i].messages,
+		    __atomic_load_n(&sb->slots[i].active, __ATOMIC_RELAXED));
 	}
 	buf_printf(out, "200-sessions %lu\n", __atomic_load_n(&sb->sessions, __ATOMIC_RELAXED));
 	buf_printf(out, "200-messages %lu\n", __atomic_load_n(&sb->messages, __ATOMIC_RELAXED));

@@ -32,11 +32,13 @@
 
 #define MD_WBUF 65536
 
+/* One sequence per process: a worker delivers for several sessions at once. */
+static unsigned long maildir_seq;
+
 struct maildir {
 	const struct config *cfg;
 	char host[128];
 	pid_t pid;
-	unsigned long seq;
 	unsigned rnd_state;
 	int newfd;                /* single layout: new/ for fsync */
 
@@ -276,7 +278,7 @@ md_open(void *be, const struct envelope *env, char *err, size_t errlen)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (maildir_name(md->name, sizeof(md->name), (long long)ts.tv_sec, ts.tv_nsec / 1000,
-	    (long)md->pid, ++md->seq, md_random(md), md->host) < 0) {
+	    (long)md->pid, ++maildir_seq, md_random(md), md->host) < 0) {
 		snprintf(err, errlen, "maildir name too long");
 		return -1;
 	}

@@ -116,6 +116,9 @@ spawn(struct master *m, int slot)
 	s->sessions = 0;
 	s->messages = 0;
 	s->started = time(NULL);
+	s->active = 0;
+	s->capacity = 0;
+	s->used = 0;
 	pid = fork();
 	if (pid < 0) {
 		log_warn("fork() failed while spawning a worker");
@@ -215,37 +218,47 @@ reap(struct master *m)
  * take a connection soon. Workers of older generations are finishing
  * their sessions and do not count.
  */
+struct census {
+	int live;      /* workers of the current generation */
+	int ready;     /* of them, able to take a connection now or soon */
+	int busy;      /* of them, serving at least one session */
+	int sessions;  /* sessions they serve */
+};
+
 static void
-census(const struct master *m, int *live, int *idle)
+census(const struct master *m, struct census *c)
 {
-	*live = 0;
-	*idle = 0;
+	memset(c, 0, sizeof(*c));
 	for (int i = 0; i < m->sb->high; i++) {
 		int st = scoreboard_get_state(m->sb, i);
 		if (st == WS_EMPTY || m->sb->slots[i].generation != m->gen->number)
 			continue;
-		(*live)++;
-		if ((st == WS_IDLE || st == WS_STARTING) && !m->retiring[i])
-			(*idle)++;
+		c->live++;
+		if (scoreboard_slot_ready(m->sb, i) && !m->retiring[i])
+			c->ready++;
+		if (st == WS_BUSY)
+			c->busy++;
+		c->sessions += __atomic_load_n(&m->sb->slots[i].active, __ATOMIC_RELAXED);
 	}
 }
 
 static int
 saturated(const struct master *m)
 {
-	int live, idle;
+	struct census c;
 
-	census(m, &live, &idle);
-	return live >= m->cfg->max_workers && idle == 0;
+	census(m, &c);
+	return c.live >= m->cfg->max_workers && c.ready == 0;
 }
 
 static void
 maintain_pool(struct master *m)
 {
 	long long now = monotime_ms();
-	int live, idle;
+	struct census c;
 
-	census(m, &live, &idle);
+	census(m, &c);
+	int live = c.live, idle = c.ready;
 	if (now - m->spawn_window >= 1000) {
 		m->spawn_window = now;
 		m->spawns_in_window = 0;
@@ -308,12 +321,17 @@ signal_all(struct master *m, int sig)
 static void
 begin_stop(struct master *m)
 {
-	int live, idle;
+	int busy = 0, sessions = 0;
 
-	census(m, &live, &idle);
+	for (int i = 0; i < m->sb->high; i++) {
+		if (scoreboard_get_state(m->sb, i) != WS_BUSY)
+			continue;
+		busy++;
+		sessions += __atomic_load_n(&m->sb->slots[i].active, __ATOMIC_RELAXED);
+	}
 	notify_stopping();
-	log_notice("stopping: %d workers busy, waiting up to %d ms for their sessions",
-	    live - idle, m->cfg->timeout_shutdown_ms);
+	log_notice("stopping: %d workers busy (%d sessions), waiting up to %d ms for their sessions",
+	    busy, sessions, m->cfg->timeout_shutdown_ms);
 	m->stopping = 1;
 	m->kill_deadline = monotime_ms() + m->cfg->timeout_shutdown_ms + KILL_GRACE_MS;
 	for (size_t i = 0; i < m->cfg->nlisteners; i++) {
@@ -358,12 +376,13 @@ static void
 report_status(struct master *m)
 {
 	char status[sizeof(m->status)];
-	int live, idle;
+	struct census c;
 
-	census(m, &live, &idle);
-	int old = scoreboard_live(m->sb) - live;
-	int n = snprintf(status, sizeof(status), "%d workers (%d idle, %d busy), generation %u",
-	    live, idle, live - idle, m->gen->number);
+	census(m, &c);
+	int old = scoreboard_live(m->sb) - c.live;
+	int n = snprintf(status, sizeof(status),
+	    "%d workers (%d idle, %d busy, %d sessions), generation %u",
+	    c.live, c.live - c.busy, c.busy, c.sessions, m->gen->number);
 	if (old > 0 && n > 0 && (size_t)n < sizeof(status))
 		snprintf(status + n, sizeof(status) - (size_t)n, ", %d older finishing", old);
 	if (strcmp(status, m->status) != 0) {
@@ -399,8 +418,7 @@ wait_old_idle(struct master *m)
 	for (;;) {
 		int waiting = 0;
 		for (int i = 0; i < m->sb->high; i++) {
-			int st = scoreboard_get_state(m->sb, i);
-			if ((st == WS_IDLE || st == WS_STARTING) &&
+			if (scoreboard_slot_ready(m->sb, i) &&
 			    m->sb->slots[i].generation != m->gen->number)
 				waiting++;
 		}

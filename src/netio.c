@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "netio.h"
+#include "scheduler.h"
 #include "tls.h"
 #include "xmalloc.h"
 
@@ -98,21 +99,16 @@ netio_next_line(struct netio *io, size_t max, char **line, size_t *len)
 static enum netio_wait
 wait_fd(struct netio *io, short events, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = io->fd, .events = events };
-	struct timespec ts, *tsp = NULL;
-	int r;
-
-	if (timeout_ms >= 0) {
-		ts.tv_sec = timeout_ms / 1000;
-		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
-		tsp = &ts;
-	}
-	r = ppoll(&pfd, 1, tsp, io->waitmask);
-	if (r < 0)
-		return errno == EINTR ? NETIO_INTERRUPTED : NETIO_ERROR;
-	if (r == 0)
+	switch (sched_wait(io->fd, events, timeout_ms, io->waitmask)) {
+	case SCHED_READY:
+		return NETIO_OK;
+	case SCHED_TIMEOUT:
 		return NETIO_TIMEOUT;
-	return NETIO_OK;
+	case SCHED_INTERRUPTED:
+		return NETIO_INTERRUPTED;
+	default:
+		return NETIO_ERROR;
+	}
 }
 
 /*
@@ -218,8 +214,7 @@ netio_flush(struct netio *io, int timeout_ms)
 			size_t step = (size_t)(io->throttle / 10 > 0 ? io->throttle / 10 : 1);
 			if (off > 0) {
 				long long ms = (long long)step * 1000 / io->throttle;
-				struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-				if (ppoll(NULL, 0, &ts, io->waitmask) < 0 && errno == EINTR) {
+				if (sched_wait(-1, 0, (int)ms, io->waitmask) == SCHED_INTERRUPTED) {
 					rc = NETIO_INTERRUPTED;
 					break;
 				}

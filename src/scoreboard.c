@@ -46,18 +46,54 @@ scoreboard_set_state(struct scoreboard *sb, int slot, enum worker_state st)
 }
 
 int
+scoreboard_slot_ready(const struct scoreboard *sb, int slot)
+{
+	int st = scoreboard_get_state(sb, slot);
+
+	if (st == WS_IDLE || st == WS_STARTING)
+		return 1;
+	return st == WS_BUSY &&
+	    __atomic_load_n(&sb->slots[slot].active, __ATOMIC_ACQUIRE) <
+	    __atomic_load_n(&sb->slots[slot].capacity, __ATOMIC_ACQUIRE);
+}
+
+int
 scoreboard_count_ready(const struct scoreboard *sb)
 {
 	int n = 0;
 
 	int high = __atomic_load_n(&sb->high, __ATOMIC_ACQUIRE);
 
-	for (int i = 0; i < high; i++) {
-		int st = scoreboard_get_state(sb, i);
-		if (st == WS_IDLE || st == WS_STARTING)
+	for (int i = 0; i < high; i++)
+		if (scoreboard_slot_ready(sb, i))
 			n++;
-	}
 	return n;
+}
+
+void
+scoreboard_session_begin(struct scoreboard *sb, int slot, int idx, const unsigned char client[16])
+{
+	struct sb_slot *s = &sb->slots[slot];
+
+	memcpy(s->client[idx], client, 16);
+	__atomic_fetch_or(&s->used, 1ULL << idx, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&s->active, 1, __ATOMIC_RELEASE);
+}
+
+void
+scoreboard_session_client(struct scoreboard *sb, int slot, int idx, const unsigned char client[16])
+{
+	memcpy(sb->slots[slot].client[idx], client, 16);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+void
+scoreboard_session_end(struct scoreboard *sb, int slot, int idx)
+{
+	struct sb_slot *s = &sb->slots[slot];
+
+	__atomic_fetch_and(&s->used, ~(1ULL << idx), __ATOMIC_RELEASE);
+	__atomic_fetch_sub(&s->active, 1, __ATOMIC_RELEASE);
 }
 
 void
@@ -95,11 +131,16 @@ scoreboard_count_sessions(const struct scoreboard *sb, const unsigned char clien
 
 	*total = *same = 0;
 	for (int i = 0; i < high; i++) {
-		if (scoreboard_get_state(sb, i) != WS_BUSY)
+		if (scoreboard_get_state(sb, i) == WS_EMPTY)
 			continue;
-		(*total)++;
-		if (memcmp(sb->slots[i].client, client, 16) == 0)
-			(*same)++;
+		unsigned long long used = __atomic_load_n(&sb->slots[i].used, __ATOMIC_ACQUIRE);
+		for (int k = 0; used != 0; k++, used >>= 1) {
+			if (!(used & 1))
+				continue;
+			(*total)++;
+			if (memcmp(sb->slots[i].client[k], client, 16) == 0)
+				(*same)++;
+		}
 	}
 }
 

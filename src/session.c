@@ -782,7 +782,7 @@ session_run(const struct session_env *env, int fd, const char *id,
 	snprintf(s.id, sizeof(s.id), "%s", id);
 	session_set_client(&s, peer);
 	if (env->sb != NULL) /* limits count this client from now on */
-		memcpy(env->sb->slots[env->slot].client, s.client, 16);
+		scoreboard_session_begin(env->sb, env->slot, env->sub, s.client);
 	addr_string(local, s.local, sizeof(s.local), &s.local_port);
 	s.session_deadline = monotime_ms() + s.cfg->timeout_session_ms;
 	s.rules = &s.cfg->policy.rulesets[env->lconf->ruleset];
@@ -831,6 +831,8 @@ session_run(const struct session_env *env, int fd, const char *id,
 	s.transcript = NULL;
 	result->messages = s.messages;
 	result->commands = s.commands;
+	if (env->sb != NULL)
+		scoreboard_session_end(env->sb, env->slot, env->sub);
 	free(s.helo);
 	free(s.auth_user);
 	free(s.client_name);

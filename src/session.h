@@ -32,6 +32,7 @@ struct session_env {
 	volatile sig_atomic_t *stop;   /* set when the worker must stop */
 	struct scoreboard *sb;         /* for concurrency limits; may be NULL */
 	int slot;                      /* this worker's scoreboard slot */
+	int sub;                       /* this session's place in it (< SB_SESSIONS_MAX) */
 	struct ratelimit *rl;          /* per-client rates; may be NULL */
 	struct store *store;           /* the greylist store; NULL when unused or broken */
 	int transcript_dirfd;          /* server.transcript_directory, or -1 */

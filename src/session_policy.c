@@ -20,6 +20,7 @@
 #include "config.h"
 #include "monotime.h"
 #include "ratelimit.h"
+#include "scheduler.h"
 #include "scoreboard.h"
 #include "session_priv.h"
 
@@ -31,13 +32,10 @@ session_pause(struct session *s, int ms)
 	for (;;) {
 		long long until = session_wait_until(s, deadline);
 		long long now = monotime_ms();
-		struct timespec ts;
 
 		if (now >= until)
 			return until < deadline ? -1 : 0;
-		ts.tv_sec = (time_t)((until - now) / 1000);
-		ts.tv_nsec = (long)((until - now) % 1000) * 1000000L;
-		if (ppoll(NULL, 0, &ts, s->env->waitmask) < 0 && errno != EINTR)
+		if (sched_wait(-1, 0, (int)(until - now), s->env->waitmask) == SCHED_ERROR)
 			return 0;
 	}
 }
@@ -273,7 +271,7 @@ session_admit(struct session *s)
 
 	if (s->env->sb != NULL) {
 		int total, same;
-		memcpy(s->env->sb->slots[s->env->slot].client, s->client, 16);
+		scoreboard_session_client(s->env->sb, s->env->slot, s->env->sub, s->client);
 		scoreboard_count_sessions(s->env->sb, s->client, &total, &same);
 		if (cfg->max_connections > 0 && total > cfg->max_connections) {
 			session_reply_cause(s, -1, 0, refusal(&kv, "limit", "connections", total,

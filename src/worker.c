@@ -1,18 +1,20 @@
 /*
- * worker - accept and serve sessions one at a time; see worker.h.
+ * worker - accept connections and serve their sessions; see worker.h.
  *
- * Workers wait on all listeners with one epoll set, each listener added
- * with EPOLLEXCLUSIVE so a new connection wakes one idle worker instead of
- * all of them. Stop signals stay blocked except inside the waits
- * (epoll_pwait, and ppoll in netio), so a request to stop is never lost
- * between checking the flag and starting to wait.
+ * Each session runs as a task of the worker's scheduler (scheduler.h), up to
+ * workers.sessions at once. The listeners are in the scheduler's epoll set
+ * only while the worker has room for another session, each added with
+ * EPOLLEXCLUSIVE so a new connection wakes one worker instead of all of
+ * them. Stop signals stay blocked except inside the scheduler's one wait
+ * (epoll_pwait), so a request to stop is never lost between checking the
+ * flag and starting to wait.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -22,11 +24,14 @@
 #include "deliver.h"
 #include "listen.h"
 #include "log.h"
+#include "monotime.h"
+#include "reload.h"
+#include "scheduler.h"
 #include "scoreboard.h"
 #include "session.h"
-#include "reload.h"
 #include "store.h"
 #include "worker.h"
+#include "xmalloc.h"
 
 static volatile sig_atomic_t worker_stop;      /* SIGTERM/SIGINT */
 static volatile sig_atomic_t worker_retire;    /* SIGUSR2: exit when idle */
@@ -120,16 +125,127 @@ next_id(unsigned long long *state)
 	return x;
 }
 
+/* An idle worker gives its unused stack and heap pages back after this long. */
+#define TRIM_AFTER_MS 1000
+/* After accept() runs out of descriptors or memory: stop accepting this long. */
+#define ACCEPT_PAUSE_MS 100
+
+/* One place for a session: its environment and its delivery transaction. */
+struct place {
+	struct session_env env;
+	struct deliver dlv;
+	int dlv_ready;
+	struct worker *wk;
+	const struct listener *l;
+	struct sockaddr_storage peer, local;
+	char id[32];
+};
+
+struct worker {
+	const struct worker_ctx *w;
+	struct sched *sched;
+	struct place *places;
+	int listening;
+	long long accept_paused_until;
+	unsigned long long idstate;
+};
+
+static void
+serve(void *arg, int fd)
+{
+	struct place *p = arg;
+	const struct worker_ctx *w = p->wk->w;
+	struct sb_slot *slot = &w->sb->slots[w->slot];
+	struct session_result res = { 0, 0 };
+
+	session_run(&p->env, fd, p->id, (struct sockaddr *)&p->peer, (struct sockaddr *)&p->local, &res);
+	slot->sessions++;
+	slot->messages += res.messages;
+	scoreboard_count_session(w->sb, res.messages);
+	if (slot->sessions >= (unsigned long)w->cfg->max_sessions_per_worker) {
+		log_debug("worker: served %lu sessions, exiting", slot->sessions);
+		worker_retire = 1;
+	}
+}
+
+/* Can the worker take another connection now? */
+static int
+accepting(const struct worker *wk, long long now)
+{
+	const struct worker_ctx *w = wk->w;
+
+	return !worker_stop && !worker_retire &&
+	    __atomic_load_n(&w->sb->generation, __ATOMIC_ACQUIRE) == w->generation &&
+	    sched_active(wk->sched) < sched_capacity(wk->sched) && now >= wk->accept_paused_until;
+}
+
+static void
+listen_on(struct worker *wk, int on)
+{
+	const struct worker_ctx *w = wk->w;
+
+	if (wk->listening == on)
+		return;
+	for (size_t i = 0; i < w->nlisteners; i++)
+		if (sched_watch_listener(wk->sched, w->listeners[i].fd, (uint32_t)i, on) != 0 && on)
+			fatal("worker: epoll_ctl() failed for listener \"%s\"", w->listeners[i].name);
+	wk->listening = on;
+}
+
+static void
+on_listener(void *ctx, uint32_t idx)
+{
+	struct worker *wk = ctx;
+	const struct worker_ctx *w = wk->w;
+	const struct listener *l = &w->listeners[idx];
+	long long now = monotime_ms();
+	char err[256];
+
+	maybe_reopen(); /* a SIGUSR1 taken during the wait counts before the session */
+	if (!accepting(wk, now))
+		return;
+	int k = sched_next_index(wk->sched);
+	struct place *p = &wk->places[k];
+	socklen_t plen = sizeof(p->peer), llen = sizeof(p->local);
+	int fd = accept4(l->fd, (struct sockaddr *)&p->peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			log_warn("worker: accept() on %s failed, pausing", l->addr);
+			wk->accept_paused_until = now + ACCEPT_PAUSE_MS;
+		}
+		return; /* EAGAIN: another worker took it */
+	}
+	if (!p->dlv_ready) {
+		if (deliver_init(&p->dlv, w->cfg, w->maildir_fd, err, sizeof(err)) != 0) {
+			log_warnx("worker: delivery backend %s: %s", deliver_ops_for(w->cfg)->name, err);
+			close(fd);
+			return;
+		}
+		p->dlv_ready = 1;
+	}
+	scoreboard_set_state(w->sb, w->slot, WS_BUSY);
+	getsockname(fd, (struct sockaddr *)&p->local, &llen);
+	snprintf(p->id, sizeof(p->id), "%012llX", next_id(&wk->idstate) & 0xFFFFFFFFFFFFULL);
+	p->l = l;
+	p->env.listener = l->name;
+	p->env.lconf = l->conf;
+	if (sched_start(wk->sched, fd, serve, p) < 0) {
+		log_warn("worker: cannot start a session for a connection on %s", l->addr);
+		close(fd);
+	}
+	if (scoreboard_count_ready(w->sb) < w->cfg->min_spare)
+		wake_master(w);
+}
+
 void
 worker_main(const struct worker_ctx *w)
 {
 	const struct config *cfg = w->cfg;
-	struct sb_slot *slot = &w->sb->slots[w->slot];
-	struct deliver dlv;
 	sigset_t waitmask;
-	unsigned long long idstate;
 	char err[256];
-	int ep;
+	struct worker wk = { .w = w };
+	long long idle_since = 0;
+	int trimmed = 0, stopping = 0;
 
 	log_after_fork();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -137,13 +253,18 @@ worker_main(const struct worker_ctx *w)
 		_exit(0);
 	setup_signals(&waitmask);
 
-	if (getrandom(&idstate, sizeof(idstate), 0) != (ssize_t)sizeof(idstate) || idstate == 0)
-		idstate = ((unsigned long long)getpid() << 32) ^ (unsigned long long)time(NULL);
+	if (getrandom(&wk.idstate, sizeof(wk.idstate), 0) != (ssize_t)sizeof(wk.idstate) ||
+	    wk.idstate == 0)
+		wk.idstate = ((unsigned long long)getpid() << 32) ^ (unsigned long long)time(NULL);
 
-	if (deliver_init(&dlv, cfg, w->maildir_fd, err, sizeof(err)) != 0) {
+	int capacity = cfg->worker_sessions;
+	wk.places = xcalloc((size_t)capacity, sizeof(*wk.places));
+	/* The first place's backend now: a broken one fails the worker at start. */
+	if (deliver_init(&wk.places[0].dlv, cfg, w->maildir_fd, err, sizeof(err)) != 0) {
 		log_err("worker: delivery backend %s: %s", deliver_ops_for(cfg)->name, err);
 		_exit(2);
 	}
+	wk.places[0].dlv_ready = 1;
 	/* Our own handle: the master's must not be used across fork(). */
 	struct store *store = NULL;
 	if (w->state_fd >= 0) {
@@ -152,88 +273,73 @@ worker_main(const struct worker_ctx *w)
 			log_warnx("worker: greylist store: %s; greylisting degrades (greylist.on_store_error)",
 			    err);
 	}
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0)
+	wk.sched = sched_create(capacity, &waitmask);
+	if (wk.sched == NULL)
 		fatal("worker: epoll_create1() failed");
-	for (size_t i = 0; i < w->nlisteners; i++) {
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = (uint32_t)i };
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, w->listeners[i].fd, &ev) != 0)
-			fatal("worker: epoll_ctl() failed for listener \"%s\"", w->listeners[i].name);
+	for (int i = 0; i < capacity; i++) {
+		struct place *p = &wk.places[i];
+		p->wk = &wk;
+		p->env = (struct session_env){
+			.cfg = cfg,
+			.dlv = &p->dlv,
+			.tls = w->tls,
+			.authdb = w->authdb,
+			.sb = w->sb,
+			.slot = w->slot,
+			.sub = i,
+			.rl = w->rl,
+			.store = store,
+			.transcript_dirfd = w->transcript_dirfd,
+			.waitmask = &waitmask,
+			.stop = &worker_stop,
+		};
 	}
+	__atomic_store_n(&w->sb->slots[w->slot].capacity, capacity, __ATOMIC_RELEASE);
 
-	struct session_env env = {
-		.cfg = cfg,
-		.dlv = &dlv,
-		.tls = w->tls,
-		.authdb = w->authdb,
-		.sb = w->sb,
-		.slot = w->slot,
-		.rl = w->rl,
-		.store = store,
-		.transcript_dirfd = w->transcript_dirfd,
-		.waitmask = &waitmask,
-		.stop = &worker_stop,
-	};
-
-	/* A reload while this worker started: the signal may have come too early. */
-	while (!worker_stop && !worker_retire &&
-	    __atomic_load_n(&w->sb->generation, __ATOMIC_ACQUIRE) == w->generation) {
-		struct epoll_event evs[8];
-		int n;
+	for (;;) {
+		long long now = monotime_ms();
+		int active = sched_active(wk.sched);
+		int timeout = -1;
 
 		maybe_reopen();
-		if (scoreboard_get_state(w->sb, w->slot) != WS_IDLE) {
+		/* A reload while this worker started: the signal may have come too early. */
+		if (!stopping && (worker_stop || worker_retire ||
+		    __atomic_load_n(&w->sb->generation, __ATOMIC_ACQUIRE) != w->generation)) {
+			stopping = 1;
+			__atomic_store_n(&w->sb->slots[w->slot].capacity, 0, __ATOMIC_RELEASE);
+			if (active > 0)
+				wake_master(w); /* the pool lost a place to take connections */
+		}
+		if (stopping && active == 0)
+			break;
+		listen_on(&wk, accepting(&wk, now));
+		if (active == 0 && scoreboard_get_state(w->sb, w->slot) != WS_IDLE) {
 			scoreboard_set_state(w->sb, w->slot, WS_IDLE);
+			idle_since = now;
+			trimmed = 0;
 			if (scoreboard_count_ready(w->sb) > cfg->max_spare)
 				wake_master(w);
 		}
-		n = epoll_pwait(ep, evs, 8, -1, &waitmask);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fatal("worker: epoll_pwait() failed");
-		}
-		maybe_reopen(); /* a SIGUSR1 taken during the wait counts before the session */
-		for (int i = 0; i < n && !worker_stop; i++) {
-			const struct listener *l = &w->listeners[evs[i].data.u32];
-			struct sockaddr_storage peer, local;
-			socklen_t plen = sizeof(peer), llen = sizeof(local);
-			char id[32];
-			int fd;
-
-			fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-			if (fd < 0) {
-				if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-					struct timespec pause = { 0, 100 * 1000000L };
-					log_warn("worker: accept() on %s failed, pausing", l->addr);
-					nanosleep(&pause, NULL);
-				}
-				continue; /* EAGAIN: another worker took it */
+		if (!wk.listening && !stopping && wk.accept_paused_until > now)
+			timeout = (int)(wk.accept_paused_until - now);
+		if (active == 0 && !trimmed) {
+			long long left = idle_since + TRIM_AFTER_MS - now;
+			if (left <= 0) {
+				sched_trim(wk.sched);
+				malloc_trim(0);
+				trimmed = 1;
+			} else if (timeout < 0 || left < timeout) {
+				timeout = (int)left;
 			}
-			scoreboard_set_state(w->sb, w->slot, WS_BUSY);
-			if (scoreboard_count_ready(w->sb) < cfg->min_spare)
-				wake_master(w);
-			getsockname(fd, (struct sockaddr *)&local, &llen);
-			snprintf(id, sizeof(id), "%012llX", next_id(&idstate) & 0xFFFFFFFFFFFFULL);
-			env.listener = l->name;
-			env.lconf = l->conf;
-
-			struct session_result res = { 0, 0 };
-			session_run(&env, fd, id, (struct sockaddr *)&peer, (struct sockaddr *)&local, &res);
-			close(fd);
-			slot->sessions++;
-			slot->messages += res.messages;
-			scoreboard_count_session(w->sb, res.messages);
-			if (slot->sessions >= (unsigned long)cfg->max_sessions_per_worker) {
-				log_debug("worker: served %lu sessions, exiting", slot->sessions);
-				worker_retire = 1;
-			}
-			break; /* back to the pool: one session at a time */
 		}
+		(void)sched_dispatch(wk.sched, timeout, on_listener, &wk);
 	}
 	scoreboard_set_state(w->sb, w->slot, WS_EXITING);
 	wake_master(w);
-	deliver_fini(&dlv);
+	for (int i = 0; i < capacity; i++)
+		if (wk.places[i].dlv_ready)
+			deliver_fini(&wk.places[i].dlv);
+	sched_destroy(wk.sched);
 	store_close(store);
 	_exit(0);
 }

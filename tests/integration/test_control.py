@@ -86,7 +86,7 @@ rules = ( { stage = "rcpt"; rcpt_domains = [ "nowhere.example" ]; action = "reje
         _, lines = self.fields()
         busy = [l for l in lines if l.startswith("worker ") and "state=busy" in l]
         self.assertEqual(len(busy), 1, lines)
-        self.assertRegex(busy[0], r"^worker pid=\d+ generation=1 state=busy sessions=0 messages=0$")
+        self.assertRegex(busy[0], r"^worker pid=\d+ generation=1 state=busy sessions=0 messages=0 active=1$")
         c.cmd("QUIT")
         self.assertTrue(c.closed())
         self.d.wait_log(r"\[127\.0\.0\.1\]:\d+ disconnect ")

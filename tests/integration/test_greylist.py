@@ -25,7 +25,7 @@ MSG = "Subject: greylist\r\n\r\nhello\r\n"
 BASE = """
 server = { hostname = "mx.test"; state_directory = "%(state)s"; };
 listeners = ( { name = "smtp"; address = "127.0.0.1"; port = 0; tls = "none"; } );
-workers = { min_spare = 2; max_spare = 8; max_workers = 32; };
+workers = { min_spare = 2; max_spare = 8; max_workers = 32; sessions = 1; };
 control = { socket = "@DIR@/ctl"; clock_control = true; };
 greylist = { %(greylist)s };
 rules = (

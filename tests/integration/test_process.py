@@ -224,7 +224,7 @@ class StartFailures(DaemonTest):
 
 
 class FullPool(DaemonTest):
-    CONFIG = "workers = { min_spare = 1; max_spare = 1; max_workers = 2; };"
+    CONFIG = "workers = { min_spare = 1; max_spare = 1; max_workers = 2; sessions = 1; };"
 
     def test_421_when_all_workers_busy(self):
         a = self.connect()

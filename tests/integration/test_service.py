@@ -314,7 +314,7 @@ def monotonic_usec():
 
 
 WORKERS = re.compile(r"(?i)\d.*worker|worker.*\d")
-CONFIG = "workers = { min_spare = 2; max_spare = 4; max_workers = 8; };\n"
+CONFIG = "workers = { min_spare = 2; max_spare = 4; max_workers = 8; sessions = 1; };\n"
 
 
 @unittest.skipUnless(HAVE_SYSTEMD, "smtptrapd was configured --without-systemd: no sd_notify messages")

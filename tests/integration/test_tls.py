@@ -224,7 +224,7 @@ class Implicit(TLSTest):
 
 
 class Saturated(TLSTest):
-    CONFIG = LISTENERS + "workers = { min_spare = 1; max_spare = 1; max_workers = 1; };"
+    CONFIG = LISTENERS + "workers = { min_spare = 1; max_spare = 1; max_workers = 1; sessions = 1; };"
 
     def test_full_pool_closes_implicit_connections_without_plaintext(self):
         busy = self.on("smtps", tls=True)
