@@ -8,7 +8,9 @@
  * worker with many connections wakes once for many ready ones.
  *
  * Sockets are registered edge-triggered once, when the task starts: a
- * wait costs no system call of its own. Every wait is bounded by its
+ * wait needs no epoll_ctl() (the context switch itself saves and restores
+ * the signal mask, one rt_sigprocmask each way). A wait with timeout 0
+ * reports only edges already seen; callers read or write first anyway. Every wait is bounded by its
  * timeout and ends early, with SCHED_INTERRUPTED, when a signal the
  * worker's wait mask lets through arrives, exactly as ppoll() would.
  * Called outside a task (unit tests, the master), sched_wait() is a plain
