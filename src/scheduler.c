@@ -45,6 +45,8 @@ struct sched {
 	uint32_t starts;
 	const sigset_t *waitmask;
 	struct task *tasks;
+	void (*on_wake)(void *);
+	void *wake_ctx;
 };
 
 static struct task *running; /* the task that runs now */
@@ -79,6 +81,13 @@ sched_destroy(struct sched *s)
 	close(s->ep);
 	free(s->tasks);
 	free(s);
+}
+
+void
+sched_on_wake(struct sched *s, void (*fn)(void *), void *ctx)
+{
+	s->on_wake = fn;
+	s->wake_ctx = ctx;
 }
 
 int
@@ -205,6 +214,8 @@ sched_dispatch(struct sched *s, int timeout_ms,
 			timeout_ms = (int)left;
 	}
 	n = epoll_pwait(s->ep, evs, MAX_EVENTS, timeout_ms, s->waitmask);
+	if (s->on_wake != NULL)
+		s->on_wake(s->wake_ctx);
 	if (n < 0) {
 		if (errno != EINTR)
 			n = 0;

@@ -35,6 +35,12 @@ struct sched;
 struct sched *sched_create(int capacity, const sigset_t *waitmask);
 void sched_destroy(struct sched *s);
 
+/*
+ * Call fn(ctx) each time the wait returns, before any task runs: for
+ * flags set by signal handlers during the wait (log reopening).
+ */
+void sched_on_wake(struct sched *s, void (*fn)(void *ctx), void *ctx);
+
 /* Tasks running now, and the most there may be. */
 int sched_active(const struct sched *s);
 int sched_capacity(const struct sched *s);

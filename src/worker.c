@@ -69,6 +69,13 @@ maybe_reopen(void)
 }
 
 static void
+reopen_hook(void *ctx)
+{
+	(void)ctx;
+	maybe_reopen(); /* a SIGUSR1 taken during the wait counts before any session goes on */
+}
+
+static void
 wake_master(const struct worker_ctx *w)
 {
 	char c = 'w';
@@ -201,7 +208,6 @@ on_listener(void *ctx, uint32_t idx)
 	long long now = monotime_ms();
 	char err[256];
 
-	maybe_reopen(); /* a SIGUSR1 taken during the wait counts before the session */
 	if (!accepting(wk, now))
 		return;
 	int k = sched_next_index(wk->sched);
@@ -276,6 +282,7 @@ worker_main(const struct worker_ctx *w)
 	wk.sched = sched_create(capacity, &waitmask);
 	if (wk.sched == NULL)
 		fatal("worker: epoll_create1() failed");
+	sched_on_wake(wk.sched, reopen_hook, NULL);
 	for (int i = 0; i < capacity; i++) {
 		struct place *p = &wk.places[i];
 		p->wk = &wk;

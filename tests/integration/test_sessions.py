@@ -235,5 +235,36 @@ class StopWithSessions(SessionsTest):
         self.assertEqual(self.d.proc.wait(timeout=20), 0)
 
 
+class LogReopen(SessionsTest):
+    CONFIG = ONE_WORKER % 2 + 'server = { log_file = "@DIR@/smtptrapd.log"; };\n'
+
+    def test_sessions_open_across_sigusr1_log_to_the_new_file(self):
+        path = os.path.join(self.d.dir, "smtptrapd.log")
+        a = self.connect()
+        self.assertEqual(self.ehlo(a).code, 250)
+        os.rename(path, path + ".1")
+        self.d.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(path):
+            self.assertLess(time.monotonic(), deadline, "the log file was not created again")
+            time.sleep(0)  # yield only: the wait is for the daemon, bounded above
+        # The session that was open before the signal, in the same worker:
+        r = send_message(self, a)
+        self.assertEqual(r.code, 250)
+        self.assertEqual(a.cmd("QUIT").code, 221)
+        self.assertTrue(a.closed())
+        port = a.sock.getsockname()[1]
+        pat = re.compile(r"\[127\.0\.0\.1\]:%d (deliver|disconnect) " % port)
+        deadline = time.monotonic() + 10
+        while True:
+            with open(path) as f:
+                new = [l for l in f if pat.search(l)]
+            if len(new) == 2:
+                break
+            self.assertLess(time.monotonic(), deadline, "deliver and disconnect not in the new file")
+        with open(path + ".1") as f:
+            self.assertEqual([l for l in f if pat.search(l)], [])
+
+
 if __name__ == "__main__":
     main()
