@@ -153,6 +153,31 @@ static const struct group groups[] = {
 	{ NULL, NULL, 0 },
 };
 
+/*
+ * workers.min_spare and max_spare when the file leaves them out: with
+ * several sessions per worker, 1 and 1, so one worker with room takes
+ * every new connection and the pool fills workers one after another
+ * (fewer, fuller workers wake less often); with one session per worker,
+ * 2 and 10. Either is kept within the other and within max_workers.
+ */
+static void
+pool_defaults(struct config *cfg, int min_set, int max_set)
+{
+	int multi = cfg->worker_sessions > 1;
+
+	if (!min_set)
+		cfg->min_spare = multi ? 1 : 2;
+	if (!max_set) {
+		cfg->max_spare = multi ? 1 : 10;
+		if (cfg->max_spare < cfg->min_spare)
+			cfg->max_spare = cfg->min_spare;
+		if (cfg->max_spare > cfg->max_workers)
+			cfg->max_spare = cfg->max_workers;
+	}
+	if (!min_set && cfg->min_spare > cfg->max_spare)
+		cfg->min_spare = cfg->max_spare;
+}
+
 void
 config_defaults(struct config *cfg)
 {
@@ -170,11 +195,12 @@ config_defaults(struct config *cfg)
 	config_listener_defaults(&cfg->listeners[0]);
 	cfg->nlisteners = 1;
 
-	cfg->min_spare = 2;
-	cfg->max_spare = 10;
+	cfg->min_spare = 0; /* see pool_defaults() */
+	cfg->max_spare = 0;
 	cfg->max_workers = 64;
 	cfg->max_sessions_per_worker = 1000;
 	cfg->worker_sessions = 32;
+	pool_defaults(cfg, 0, 0);
 
 	cfg->max_message_size = 10485760;
 	cfg->max_recipients = 100;
@@ -304,6 +330,8 @@ config_load(struct config *cfg, const char *path, struct buf *errors)
 		if (config_apply_group(cfg, g->settings, what, s, path, errors) != 0)
 			rc = -1;
 	}
+	pool_defaults(cfg, config_lookup(&lc, "workers.min_spare") != NULL,
+	    config_lookup(&lc, "workers.max_spare") != NULL);
 	config_destroy(&lc);
 	if (rc == 0 && config_policy_resolve(cfg, errors) != 0)
 		rc = -1;

@@ -22,6 +22,8 @@
 #include "xmalloc.h"
 
 #define LISTENER_BIT (1ULL << 63)
+#define WATCH_BIT (1ULL << 62)
+#define MAX_WATCHES 4
 #define MAX_EVENTS 64
 
 struct task {
@@ -31,6 +33,7 @@ struct task {
 	uint32_t ready;         /* EPOLL* bits not yet consumed by a wait */
 	uint32_t want;          /* EPOLLIN/EPOLLOUT waited for; 0 = not on the socket */
 	int waiting;            /* parked in sched_wait() */
+	int parked;             /* parked in sched_park(): only sched_unpark() wakes it */
 	long long deadline;     /* monotonic ms; -1 = none */
 	enum sched_wake result;
 	void (*fn)(void *, int);
@@ -47,6 +50,11 @@ struct sched {
 	struct task *tasks;
 	void (*on_wake)(void *);
 	void *wake_ctx;
+	struct {
+		void (*cb)(void *);
+		void *ctx;
+	} watches[MAX_WATCHES];
+	int nwatches;
 };
 
 static struct task *running; /* the task that runs now */
@@ -113,6 +121,23 @@ sched_watch_listener(struct sched *s, int fd, uint32_t id, int on)
 }
 
 int
+sched_watch_fd(struct sched *s, int fd, void (*cb)(void *), void *ctx)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WATCH_BIT | (uint64_t)s->nwatches };
+
+	if (s->nwatches == MAX_WATCHES) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+		return -1;
+	s->watches[s->nwatches].cb = cb;
+	s->watches[s->nwatches].ctx = ctx;
+	s->nwatches++;
+	return 0;
+}
+
+int
 sched_next_index(const struct sched *s)
 {
 	for (int i = 0; i < s->capacity; i++)
@@ -173,6 +198,7 @@ sched_start(struct sched *s, int fd, void (*fn)(void *, int), void *arg)
 	t->ready = 0;
 	t->want = 0;
 	t->waiting = 0;
+	t->parked = 0;
 	t->deadline = -1;
 	t->fn = fn;
 	t->arg = arg;
@@ -226,10 +252,16 @@ sched_dispatch(struct sched *s, int timeout_ms,
 			return -1;
 		}
 	}
+	/* Work finished elsewhere first: it unparks tasks. */
+	for (int k = 0; k < n; k++) {
+		uint64_t d = evs[k].data.u64;
+		if ((d & WATCH_BIT) && !(d & LISTENER_BIT))
+			s->watches[(uint32_t)d].cb(s->watches[(uint32_t)d].ctx);
+	}
 	/* Record every edge first: running a task may start or end others. */
 	for (int k = 0; k < n; k++) {
 		uint64_t d = evs[k].data.u64;
-		if (d & LISTENER_BIT)
+		if (d & (LISTENER_BIT | WATCH_BIT))
 			continue;
 		struct task *t = &s->tasks[(uint32_t)d];
 		if (t->fd >= 0 && t->number == (uint32_t)(d >> 32))
@@ -237,7 +269,7 @@ sched_dispatch(struct sched *s, int timeout_ms,
 	}
 	for (int k = 0; k < n; k++) {
 		uint64_t d = evs[k].data.u64;
-		if (d & LISTENER_BIT)
+		if (d & (LISTENER_BIT | WATCH_BIT))
 			continue;
 		struct task *t = &s->tasks[(uint32_t)d];
 		if (t->fd < 0 || t->number != (uint32_t)(d >> 32) || !t->waiting || t->want == 0)
@@ -265,6 +297,36 @@ sched_trim(struct sched *s)
 	for (int i = 0; i < s->capacity; i++)
 		if (s->tasks[i].fd < 0)
 			coro_trim(&s->tasks[i].co);
+}
+
+void *
+sched_self(void)
+{
+	return running != NULL && coro_current() == &running->co ? running : NULL;
+}
+
+int
+sched_park(void)
+{
+	struct task *t = sched_self();
+
+	if (t == NULL)
+		return -1;
+	t->parked = 1;
+	while (t->parked)
+		coro_yield();
+	return 0;
+}
+
+void
+sched_unpark(void *task)
+{
+	struct task *t = task;
+
+	if (t == NULL || !t->parked)
+		return;
+	t->parked = 0;
+	run(t);
 }
 
 static enum sched_wake

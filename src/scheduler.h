@@ -71,6 +71,22 @@ int sched_next_index(const struct sched *s);
 int sched_dispatch(struct sched *s, int timeout_ms,
     void (*on_listener)(void *ctx, uint32_t id), void *ctx);
 
+/*
+ * Watch another descriptor (an eventfd, say): when it is readable,
+ * sched_dispatch() calls cb(ctx) before any task runs. At most 4.
+ */
+int sched_watch_fd(struct sched *s, int fd, void (*cb)(void *ctx), void *ctx);
+
+/*
+ * Park the running task until sched_unpark() names it: neither a
+ * deadline nor a signal wakes it (it waits for work done elsewhere, such
+ * as an fsync on a helper thread). sched_self() names the running task,
+ * NULL outside a task; sched_park() returns -1 at once outside a task.
+ */
+void *sched_self(void);
+int sched_park(void);
+void sched_unpark(void *task);
+
 /* Give back the stack pages of finished tasks (when idle for a while). */
 void sched_trim(struct sched *s);
 

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "dataread.h"
 #include "deliver.h"
+#include "offload.h"
 #include "session_priv.h"
 #include "trace.h"
 #include "xmalloc.h"
@@ -159,6 +160,37 @@ log_message(struct session *s, const char *file)
  * flags are the DATA reader's findings (0 for BINARYMIME). The transaction ends
  * either way.
  */
+struct commit_call {
+	struct deliver *dlv;
+	char *id, *err;
+	size_t idlen, errlen;
+	int rc;
+};
+
+static void
+commit_job(void *arg)
+{
+	struct commit_call *c = arg;
+
+	c->rc = deliver_commit(c->dlv, c->id, c->idlen, c->err, c->errlen);
+}
+
+/*
+ * Commit the message; with fsync on a helper thread does it (offload.h),
+ * so this worker's other sessions go on and their fsyncs overlap.
+ */
+static int
+commit_message(struct session *s, char *id, size_t idlen, char *err, size_t errlen)
+{
+	struct commit_call c = { s->env->dlv, id, err, idlen, errlen, -1 };
+
+	if (s->cfg->fsync && s->cfg->backend == BACKEND_MAILDIR)
+		offload_call(commit_job, &c);
+	else
+		commit_job(&c);
+	return c.rc;
+}
+
 static void
 finish_message(struct session *s, unsigned flags)
 {
@@ -187,7 +219,7 @@ finish_message(struct session *s, unsigned flags)
 		s->messages++;
 		log_message(s, NULL);
 		session_reply(s, 250, "2.0.0", "Ok: discarded");
-	} else if (deliver_commit(s->env->dlv, id, sizeof(id), err, sizeof(err)) != 0) {
+	} else if (commit_message(s, id, sizeof(id), err, sizeof(err)) != 0) {
 		log_store_failed(s, err);
 		session_reply(s, 451, "4.3.0", "Error: message could not be stored, try again later");
 	} else {

@@ -25,6 +25,7 @@
 #include "listen.h"
 #include "log.h"
 #include "monotime.h"
+#include "offload.h"
 #include "reload.h"
 #include "scheduler.h"
 #include "scoreboard.h"
@@ -134,6 +135,8 @@ next_id(unsigned long long *state)
 
 /* An idle worker gives its unused stack and heap pages back after this long. */
 #define TRIM_AFTER_MS 1000
+/* Most helper threads for fsync, per worker. */
+#define OFFLOAD_THREADS 8
 /* After accept() runs out of descriptors or memory: stop accepting this long. */
 #define ACCEPT_PAUSE_MS 100
 
@@ -283,6 +286,10 @@ worker_main(const struct worker_ctx *w)
 	if (wk.sched == NULL)
 		fatal("worker: epoll_create1() failed");
 	sched_on_wake(wk.sched, reopen_hook, NULL);
+	/* Several sessions' fsyncs at once: on helper threads (offload.h). */
+	if (capacity > 1 && cfg->fsync && cfg->backend == BACKEND_MAILDIR &&
+	    offload_init(wk.sched, capacity < OFFLOAD_THREADS ? capacity : OFFLOAD_THREADS) != 0)
+		log_warn("worker: fsyncs run one at a time");
 	for (int i = 0; i < capacity; i++) {
 		struct place *p = &wk.places[i];
 		p->wk = &wk;

@@ -210,6 +210,76 @@ load_extensions(const char *list)
 	return mask;
 }
 
+/* Load "workers = { BODY };" and return the pool it ends up with. */
+static void
+load_workers(const char *body, int *sessions, int *min_spare, int *max_spare)
+{
+	char path[] = "/tmp/check_config_poolXXXXXX";
+	struct config cfg;
+	struct buf errors;
+	int fd = mkstemp(path);
+	FILE *f;
+
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "workers = { %s };\n", body);
+	fclose(f);
+	config_defaults(&cfg);
+	buf_init(&errors);
+	ck_assert_msg(config_load(&cfg, path, &errors) == 0, "%s: %s", body, errtext(&errors));
+	ck_assert_msg(config_check(&cfg, &errors) == 0 || strstr(errtext(&errors), "spare") == NULL,
+	    "%s: %s", body, errtext(&errors));
+	*sessions = cfg.worker_sessions;
+	*min_spare = cfg.min_spare;
+	*max_spare = cfg.max_spare;
+	buf_free(&errors);
+	config_free(&cfg);
+	unlink(path);
+}
+
+/*
+ * Spare workers left out: 1 and 1 with several sessions per worker (one
+ * worker with room fills first), 2 and 10 with one; what is given stays.
+ */
+START_TEST(test_pool_defaults)
+{
+	struct config cfg;
+	int n, lo, hi;
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(cfg.worker_sessions, 32);
+	ck_assert_int_eq(cfg.min_spare, 1);
+	ck_assert_int_eq(cfg.max_spare, 1);
+	config_free(&cfg);
+
+	load_workers("max_workers = 64;", &n, &lo, &hi);
+	ck_assert_int_eq(n, 32);
+	ck_assert_int_eq(lo, 1);
+	ck_assert_int_eq(hi, 1);
+	load_workers("sessions = 1;", &n, &lo, &hi);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(lo, 2);
+	ck_assert_int_eq(hi, 10);
+	load_workers("min_spare = 3;", &n, &lo, &hi);
+	ck_assert_int_eq(lo, 3);
+	ck_assert_int_eq(hi, 3);
+	load_workers("max_spare = 5;", &n, &lo, &hi);
+	ck_assert_int_eq(lo, 1);
+	ck_assert_int_eq(hi, 5);
+	load_workers("sessions = 1; max_spare = 1;", &n, &lo, &hi);
+	ck_assert_int_eq(lo, 1);
+	ck_assert_int_eq(hi, 1);
+	load_workers("sessions = 1; max_workers = 4;", &n, &lo, &hi);
+	ck_assert_int_eq(lo, 2);
+	ck_assert_int_eq(hi, 4);
+	load_workers("sessions = 64; min_spare = 2; max_spare = 6;", &n, &lo, &hi);
+	ck_assert_int_eq(n, 64);
+	ck_assert_int_eq(lo, 2);
+	ck_assert_int_eq(hi, 6);
+}
+END_TEST
+
 /* Every extension name maps to its own bit; all of them make EXT_ALL. */
 START_TEST(test_ext_names)
 {
@@ -837,6 +907,7 @@ config_suite(void)
 	tc = tcase_create("defaults");
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_ext_names);
+	tcase_add_test(tc, test_pool_defaults);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("good");

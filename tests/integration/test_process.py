@@ -165,6 +165,8 @@ class Concurrency(DaemonTest):
 
 
 class WorkerCrash(DaemonTest):
+    CONFIG = "workers = { min_spare = 2; max_spare = 2; };"
+
     def test_sigkill_mid_session(self):
         c = self.connect()
         self.start_tx(c)

@@ -266,5 +266,49 @@ class LogReopen(SessionsTest):
             self.assertEqual([l for l in f if pat.search(l)], [])
 
 
+def threads_of(pid):
+    return len(os.listdir("/proc/%d/task" % pid))
+
+
+class FsyncOnHelpers(SessionsTest):
+    """With fsync on, commits run on the worker's helper threads."""
+    CONFIG = ONE_WORKER % 8 + "delivery = { fsync = true; };\n"
+
+    def test_eight_sessions_commit_with_fsync(self):
+        cs = [self.connect() for _ in range(8)]
+        for c in cs:
+            self.assertEqual(self.ehlo(c).code, 250)
+            self.assertEqual(c.cmd("MAIL FROM:<alice@example.com>").code, 250)
+            self.assertEqual(c.cmd("RCPT TO:<bob@example.com>").code, 250)
+            self.assertEqual(c.cmd("DATA").code, 354)
+        # Every end of data at once: the commits queue for the helpers.
+        for i, c in enumerate(cs):
+            c.send(b"Subject: s\r\n\r\nmessage " + str(i).encode() + b"\r\n.\r\n")
+        ids = set()
+        for c in cs:
+            r = c.reply()
+            self.assertEqual(r.code, 250, r)
+            ids.add(r.text.split()[-1])
+        msgs = self.wait_messages(8)
+        self.assertEqual({os.path.basename(m[0]) for m in msgs}, ids)
+        self.assertEqual(self.d.messages("tmp"), [])
+        worker, = self.d.worker_pids()
+        self.assertGreater(threads_of(worker), 1, "no helper thread did the commits")
+        for c in cs:
+            self.assertEqual(c.cmd("QUIT").code, 221)
+
+
+class FsyncOffInline(SessionsTest):
+    CONFIG = ONE_WORKER % 8 + "delivery = { fsync = false; };\n"
+
+    def test_commits_stay_on_the_worker_thread(self):
+        c = self.connect()
+        self.assertEqual(self.ehlo(c).code, 250)
+        self.assertEqual(send_message(self, c).code, 250)
+        worker, = self.d.worker_pids()
+        self.assertEqual(threads_of(worker), 1)
+        self.wait_messages(1)
+
+
 if __name__ == "__main__":
     main()
