@@ -1,8 +1,9 @@
 /*
  * notify - tell the service manager (systemd) what the daemon is doing.
  *
- * Built with libsystemd, these send sd_notify(3) messages when the daemon
- * runs under a manager that set NOTIFY_SOCKET; otherwise they do nothing.
+ * Unless built --without-systemd, these send sd_notify(3) messages when
+ * the daemon runs under a manager that set NOTIFY_SOCKET; otherwise they
+ * do nothing.
  */
 #ifndef SMTPTRAP_NOTIFY_H
 #define SMTPTRAP_NOTIFY_H

@@ -7,7 +7,7 @@
  *    control characters in a status become spaces;
  *  - without NOTIFY_SOCKET nothing is sent, and a NOTIFY_SOCKET nobody
  *    listens on is survived;
- *  - built without libsystemd (configure --without-systemd) nothing is
+ *  - built --without-systemd nothing is
  *    ever sent.
  *
  * Nothing sleeps: a datagram that is due is already queued when the call
@@ -69,7 +69,7 @@ next_message(char *buf, size_t len)
 	return buf;
 }
 
-#ifdef HAVE_LIBSYSTEMD
+#ifdef ENABLE_SD_NOTIFY
 
 static unsigned long long
 monotonic_usec(void)
@@ -147,9 +147,9 @@ START_TEST(test_status_long)
 }
 END_TEST
 
-#endif /* HAVE_LIBSYSTEMD */
+#endif /* ENABLE_SD_NOTIFY */
 
-/* Without NOTIFY_SOCKET (or without libsystemd) nothing is sent. */
+/* Without NOTIFY_SOCKET (or built --without-systemd) nothing is sent. */
 START_TEST(test_unset_sends_nothing)
 {
 	char buf[1024];
@@ -179,8 +179,8 @@ START_TEST(test_no_listener)
 }
 END_TEST
 
-#ifndef HAVE_LIBSYSTEMD
-START_TEST(test_without_libsystemd_sends_nothing)
+#ifndef ENABLE_SD_NOTIFY
+START_TEST(test_without_sd_notify_sends_nothing)
 {
 	char buf[1024];
 
@@ -200,14 +200,14 @@ notify_suite(void)
 	TCase *tc = tcase_create("notify");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-#ifdef HAVE_LIBSYSTEMD
+#ifdef ENABLE_SD_NOTIFY
 	tcase_add_test(tc, test_ready);
 	tcase_add_test(tc, test_reloading);
 	tcase_add_test(tc, test_stopping);
 	tcase_add_test(tc, test_status);
 	tcase_add_test(tc, test_status_long);
 #else
-	tcase_add_test(tc, test_without_libsystemd_sends_nothing);
+	tcase_add_test(tc, test_without_sd_notify_sends_nothing);
 #endif
 	tcase_add_test(tc, test_unset_sends_nothing);
 	tcase_add_test(tc, test_no_listener);
