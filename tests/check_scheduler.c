@@ -286,6 +286,95 @@ START_TEST(test_signal_interrupts_waits)
 }
 END_TEST
 
+/* A task that parks until unparked, then records how it came back. */
+struct parker {
+	void *self;
+	int back;
+	volatile int done;
+};
+
+static void
+parker_task(void *arg, int fd)
+{
+	struct parker *k = arg;
+
+	(void)fd;
+	k->self = sched_self();
+	k->back = sched_park();
+	k->done = 1;
+}
+
+static int watch_calls;
+static struct parker *to_unpark;
+
+/* The watched eventfd-like pipe fired: drain it and unpark the task. */
+static void
+on_watch(void *ctx)
+{
+	char c;
+
+	watch_calls++;
+	while (read(*(int *)ctx, &c, 1) > 0)
+		;
+	sched_unpark(to_unpark->self);
+}
+
+/*
+ * A parked task ignores signals and deadlines; a watched descriptor's
+ * callback runs before tasks and unparks it. Outside a task, sched_park()
+ * refuses and sched_self() is NULL.
+ */
+START_TEST(test_park_until_watched_fd)
+{
+	static sigset_t waitmask;
+	struct sigaction sa;
+	sigset_t block;
+	struct parker k = { 0 };
+	struct sleeper z = { .id = 'Z', .ms = 30 };
+	int w[2];
+
+	ck_assert_ptr_null(sched_self());
+	ck_assert_int_eq(sched_park(), -1);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, &block, &waitmask), 0);
+	sigdelset(&waitmask, SIGUSR1);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	sched_destroy(sch);
+	sch = sched_create(2, &waitmask);
+	ck_assert_int_eq(pipe2(w, O_NONBLOCK | O_CLOEXEC), 0);
+	ck_assert_int_eq(sched_watch_fd(sch, w[0], on_watch, &w[0]), 0);
+	to_unpark = &k;
+
+	ck_assert_int_eq(sched_start(sch, p[0][0], parker_task, &k), 0);
+	ck_assert_ptr_nonnull(k.self);
+	ck_assert_int_eq(sched_start(sch, p[1][0], sleeper_task, &z), 1);
+	/* A deadline passes (the sleeper's) and a signal comes: still parked. */
+	alarm(3);
+	while (!z.done)
+		(void)sched_dispatch(sch, -1, NULL, NULL);
+	caught = 0;
+	ck_assert_int_eq(raise(SIGUSR1), 0);
+	ck_assert_int_eq(sched_dispatch(sch, -1, NULL, NULL), -1);
+	ck_assert_int_eq(caught, 1);
+	ck_assert(!k.done);
+	ck_assert_int_eq(watch_calls, 0);
+	/* Work done elsewhere: the watched descriptor unparks it. */
+	put(w[1], "x");
+	ck_assert_int_eq(sched_dispatch(sch, -1, NULL, NULL), 0);
+	alarm(0);
+	ck_assert_int_eq(watch_calls, 1);
+	ck_assert(k.done);
+	ck_assert_int_eq(k.back, 0);
+	ck_assert_int_eq(sched_active(sch), 0);
+	close(w[0]);
+	close(w[1]);
+}
+END_TEST
+
 static void
 quick_task(void *arg, int fd)
 {
@@ -540,6 +629,7 @@ scheduler_suite(void)
 	tcase_add_test(tc, test_wait_outside_task_is_ppoll);
 	tcase_add_test(tc, test_writer_woken_by_pollout);
 	tcase_add_test(tc, test_deep_stacks);
+	tcase_add_test(tc, test_park_until_watched_fd);
 	suite_add_tcase(s, tc);
 	return s;
 }
