@@ -95,6 +95,18 @@ data_reader_feed(struct data_reader *dr, const char *in, size_t len, int *done)
 			}
 			/* FALLTHROUGH */
 		case ST_TEXT:
+			if (c != '\r' && c != '\n' && c != '\0') {
+				/* Plain text up to the next CR, LF or NUL in one go. */
+				size_t j = i + 1;
+				while (j < len && in[j] != '\r' && in[j] != '\n' && in[j] != '\0')
+					j++;
+				dr->line_len += j - i;
+				if (dr->line_len > LINE_CONTENT_MAX)
+					dr->flags |= DATA_LONG_LINE;
+				dr->state = ST_TEXT;
+				i = j;
+				continue;
+			}
 			if (c == '\r') {
 				dr->state = ST_CR;
 			} else if (c == '\n') {
