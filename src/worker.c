@@ -146,7 +146,6 @@ struct place {
 	struct deliver dlv;
 	int dlv_ready;
 	struct worker *wk;
-	const struct listener *l;
 	struct sockaddr_storage peer, local;
 	char id[32];
 };
@@ -235,7 +234,6 @@ on_listener(void *ctx, uint32_t idx)
 	scoreboard_set_state(w->sb, w->slot, WS_BUSY);
 	getsockname(fd, (struct sockaddr *)&p->local, &llen);
 	snprintf(p->id, sizeof(p->id), "%012llX", next_id(&wk->idstate) & 0xFFFFFFFFFFFFULL);
-	p->l = l;
 	p->env.listener = l->name;
 	p->env.lconf = l->conf;
 	if (sched_start(wk->sched, fd, serve, p) < 0) {
