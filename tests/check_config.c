@@ -184,29 +184,39 @@ START_TEST(test_defaults)
 }
 END_TEST
 
-/* Load "smtp = { extensions = [LIST]; };" from a temporary file. */
-static unsigned
-load_extensions(const char *list)
+/* Load TEXT from a temporary file into *cfg (defaults first); must load. */
+static void
+load_text(struct config *cfg, const char *text)
 {
-	char path[] = "/tmp/check_config_extXXXXXX";
-	struct config cfg;
+	char path[] = "/tmp/check_config_textXXXXXX";
 	struct buf errors;
-	unsigned mask;
 	int fd = mkstemp(path);
 	FILE *f;
 
 	ck_assert_int_ge(fd, 0);
 	f = fdopen(fd, "w");
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "smtp = { extensions = [ %s ]; };\n", list);
+	fputs(text, f);
 	fclose(f);
-	config_defaults(&cfg);
+	config_defaults(cfg);
 	buf_init(&errors);
-	ck_assert_msg(config_load(&cfg, path, &errors) == 0, "%s: %s", list, errtext(&errors));
-	mask = cfg.extensions;
+	ck_assert_msg(config_load(cfg, path, &errors) == 0, "%s: %s", text, errtext(&errors));
 	buf_free(&errors);
-	config_free(&cfg);
 	unlink(path);
+}
+
+/* Load "smtp = { extensions = [LIST]; };" from a temporary file. */
+static unsigned
+load_extensions(const char *list)
+{
+	struct config cfg;
+	char text[512];
+	unsigned mask;
+
+	snprintf(text, sizeof(text), "smtp = { extensions = [ %s ]; };\n", list);
+	load_text(&cfg, text);
+	mask = cfg.extensions;
+	config_free(&cfg);
 	return mask;
 }
 
@@ -214,28 +224,15 @@ load_extensions(const char *list)
 static void
 load_workers(const char *body, int *sessions, int *min_spare, int *max_spare)
 {
-	char path[] = "/tmp/check_config_poolXXXXXX";
 	struct config cfg;
-	struct buf errors;
-	int fd = mkstemp(path);
-	FILE *f;
+	char text[512];
 
-	ck_assert_int_ge(fd, 0);
-	f = fdopen(fd, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "workers = { %s };\n", body);
-	fclose(f);
-	config_defaults(&cfg);
-	buf_init(&errors);
-	ck_assert_msg(config_load(&cfg, path, &errors) == 0, "%s: %s", body, errtext(&errors));
-	ck_assert_msg(config_check(&cfg, &errors) == 0 || strstr(errtext(&errors), "spare") == NULL,
-	    "%s: %s", body, errtext(&errors));
+	snprintf(text, sizeof(text), "workers = { %s };\n", body);
+	load_text(&cfg, text);
 	*sessions = cfg.worker_sessions;
 	*min_spare = cfg.min_spare;
 	*max_spare = cfg.max_spare;
-	buf_free(&errors);
 	config_free(&cfg);
-	unlink(path);
 }
 
 /*
