@@ -28,7 +28,7 @@ struct job {
 static struct {
 	struct sched *sched;
 	int efd;
-	int max, started, idle;
+	int max, started, idle, queued;
 	pthread_mutex_t lock;
 	pthread_cond_t more;
 	struct job *queue, **queue_tail;
@@ -47,6 +47,7 @@ helper(void *unused)
 			pool.idle--;
 		}
 		struct job *j = pool.queue;
+		pool.queued--;
 		pool.queue = j->next;
 		if (pool.queue == NULL)
 			pool.queue_tail = &pool.queue;
@@ -139,7 +140,9 @@ offload_call(void (*fn)(void *), void *arg)
 		return;
 	}
 	pthread_mutex_lock(&pool.lock);
-	if (pool.idle == 0 && pool.started < pool.max && start_helper() != 0 && pool.started == 0) {
+	/* A helper for every job waiting, up to the most. */
+	if (pool.queued >= pool.idle && pool.started < pool.max && start_helper() != 0 &&
+	    pool.started == 0) {
 		pthread_mutex_unlock(&pool.lock);
 		log_warnx("offload: cannot start a helper thread: %s", strerror(errno));
 		fn(arg);
@@ -147,6 +150,7 @@ offload_call(void (*fn)(void *), void *arg)
 	}
 	*pool.queue_tail = &j;
 	pool.queue_tail = &j.next;
+	pool.queued++;
 	pthread_cond_signal(&pool.more);
 	pthread_mutex_unlock(&pool.lock);
 	sched_park();
