@@ -26,7 +26,6 @@ struct job {
 };
 
 static struct {
-	struct sched *sched;
 	int efd;
 	int max, started, idle, queued;
 	pthread_mutex_t lock;
@@ -98,7 +97,6 @@ offload_init(struct sched *s, int nthreads)
 		errno = e;
 		return -1;
 	}
-	pool.sched = s;
 	pool.max = nthreads;
 	pool.queue_tail = &pool.queue;
 	return 0;
