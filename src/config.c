@@ -78,6 +78,7 @@ static const struct setting limits_settings[] = {
 	{ "connection_rate", T_INT, OFF(connection_rate), 0, 100000000, NULL, 0 },
 	{ "message_rate", T_INT, OFF(message_rate), 0, 100000000, NULL, 0 },
 	{ "messages_per_session", T_INT, OFF(messages_per_session), 0, 100000000, NULL, 0 },
+	{ "min_data_rate", T_INT, OFF(min_data_rate), 0, 1000000000, NULL, 0 },
 	{ NULL, 0, 0, 0, 0, NULL, 0 },
 };
 
@@ -205,6 +206,7 @@ config_defaults(struct config *cfg)
 	cfg->max_message_size = 10485760;
 	cfg->max_recipients = 100;
 	cfg->max_errors = 20;
+	cfg->min_data_rate = 500;
 
 	cfg->timeout_command_ms = 300000;
 	cfg->timeout_data_ms = 600000;

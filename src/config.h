@@ -120,6 +120,7 @@ struct config {
 	int connection_rate;       /* per client per minute, 0 = unlimited */
 	int message_rate;          /* per client per minute, 0 = unlimited */
 	int messages_per_session;  /* 0 = unlimited */
+	int min_data_rate;         /* content octets per second, 0 = no minimum */
 
 	int timeout_command_ms;
 	int timeout_data_ms;

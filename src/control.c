@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "config.h"
 #include "control.h"
 #include "log.h"
@@ -43,6 +44,7 @@ struct control {
 	int max_clients;
 	struct ctl_client *clients;
 	int nclients;
+	struct backoff accept_pause; /* after accept() hit a resource limit */
 };
 
 /* Is something answering on path? Then another daemon owns it. */
@@ -108,6 +110,7 @@ control_open(const struct config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
+	backoff_init(&c->accept_pause, BACKOFF_ACCEPT_MS, BACKOFF_ACCEPT_MS);
 	c->fd = fd;
 	/* Absolute, so the socket can be removed after a chdir("/"). */
 	char cwd[PATH_MAX];
@@ -167,7 +170,8 @@ control_pollfds(const struct control *c, struct pollfd *pfd, int max)
 	if (max < 1)
 		return 0;
 	pfd[n].fd = c->fd;
-	pfd[n].events = POLLIN;
+	/* Paused after EMFILE: the socket stays readable, do not spin on it. */
+	pfd[n].events = backoff_ready(&c->accept_pause, monotime_ms()) ? POLLIN : 0;
 	pfd[n].revents = 0;
 	n++;
 	for (int i = 0; i < c->nclients && n < max; i++, n++) {
@@ -185,6 +189,8 @@ control_next_timeout(const struct control *c)
 {
 	long long now = monotime_ms(), next = -1;
 
+	if (!backoff_ready(&c->accept_pause, now))
+		next = backoff_wait_ms(&c->accept_pause, now, 86400000);
 	for (int i = 0; i < c->nclients; i++) {
 		long long d = c->clients[i].deadline - now;
 		if (d < 0)
@@ -201,10 +207,22 @@ accept_clients(struct control *c)
 	for (;;) {
 		int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_warn("control socket: accept() failed");
+			unsigned long quiet = 0;
+			char note[64];
+			int err = errno;
+			if (backoff_resource_errno(err)) {
+				if (backoff_fail(&c->accept_pause, monotime_ms(), &quiet))
+					log_warnx("control socket: accept() failed: %s; pausing accepts for %d ms%s",
+					    strerror(err), BACKOFF_ACCEPT_MS,
+					    backoff_quiet_note(quiet, note, sizeof(note)));
+				else
+					log_debug("control socket: accept() failed again: %s", strerror(err));
+			} else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+				log_warnx("control socket: accept() failed: %s", strerror(err));
+			}
 			return;
 		}
+		backoff_ok(&c->accept_pause);
 		if (c->nclients >= c->max_clients) {
 			static const char busy[] = "421 too many control clients, try again later\n";
 			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)

@@ -1,11 +1,42 @@
 /*
  * deliver - dispatch to the configured delivery backend; see deliver.h.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 #include "deliver.h"
+#include "log.h"
+
+enum deliver_status
+deliver_status_of(int errnum)
+{
+	switch (errnum) {
+	case 0:
+		return DELIVER_OK;
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG: /* RLIMIT_FSIZE (SIGXFSZ is ignored) or the file system's limit */
+		return DELIVER_NOSPACE;
+	default:
+		return DELIVER_FAILED;
+	}
+}
+
+const char *
+deliver_status_name(enum deliver_status st)
+{
+	switch (st) {
+	case DELIVER_OK:
+		return "ok";
+	case DELIVER_NOSPACE:
+		return "nospace";
+	case DELIVER_FAILED:
+	default:
+		return "error";
+	}
+}
 
 const struct deliver_ops *
 deliver_ops_for(const struct config *cfg)
@@ -28,13 +59,15 @@ deliver_init(struct deliver *d, const struct config *cfg, int dirfd, char *err, 
 	return d->be == NULL ? -1 : 0;
 }
 
-int
+enum deliver_status
 deliver_open(struct deliver *d, const struct envelope *env, char *err, size_t errlen)
 {
-	if (d->ops->open(d->be, env, err, errlen) != 0)
-		return -1;
+	enum deliver_status st = d->ops->open(d->be, env, err, errlen);
+
+	if (st != DELIVER_OK)
+		return st;
 	d->open = 1;
-	return 0;
+	return DELIVER_OK;
 }
 
 void
@@ -44,18 +77,15 @@ deliver_write(struct deliver *d, const void *data, size_t len)
 		d->ops->write(d->be, data, len);
 }
 
-int
+enum deliver_status
 deliver_commit(struct deliver *d, char *id, size_t idlen, char *err, size_t errlen)
 {
-	int rc;
-
 	if (!d->open) {
 		snprintf(err, errlen, "no message open");
-		return -1;
+		return DELIVER_FAILED;
 	}
 	d->open = 0;
-	rc = d->ops->commit(d->be, id, idlen, err, errlen);
-	return rc;
+	return d->ops->commit(d->be, id, idlen, err, errlen);
 }
 
 void
@@ -74,4 +104,25 @@ deliver_fini(struct deliver *d)
 	if (d->be != NULL)
 		d->ops->fini(d->be);
 	d->be = NULL;
+}
+
+void
+deliver_recover(const struct config *cfg, int dirfd, pid_t pid, int announce)
+{
+	const struct deliver_ops *ops = deliver_ops_for(cfg);
+	struct deliver_leftovers lo = { 0, 0, 0 };
+	char err[DELIVER_ERR_MAX] = "";
+
+	if (ops->recover == NULL || dirfd < 0)
+		return;
+	int rc = ops->recover(cfg, dirfd, pid, &lo, err, sizeof(err));
+	if (pid == 0 && (announce || lo.removed > 0 || lo.kept > 0))
+		log_notice("%s %s: %u leftover files removed from tmp/, %u kept (their writers may still be running)",
+		    ops->name, cfg->maildir, lo.removed, lo.kept);
+	else if (pid != 0 && lo.removed > 0)
+		log_notice("%s %s: %u files of worker %ld removed from tmp/", ops->name, cfg->maildir,
+		    lo.removed, (long)pid);
+	if (rc != 0)
+		log_warnx("%s %s: cleaning tmp/: %s (%u problems)", ops->name, cfg->maildir, err,
+		    lo.failed);
 }

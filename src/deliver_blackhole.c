@@ -50,7 +50,7 @@ bh_init(const struct config *cfg, int dirfd, char *err, size_t errlen)
 	return xcalloc(1, sizeof(struct blackhole));
 }
 
-static int
+static enum deliver_status
 bh_open(void *be, const struct envelope *env, char *err, size_t errlen)
 {
 	struct blackhole *bh = be;
@@ -59,7 +59,7 @@ bh_open(void *be, const struct envelope *env, char *err, size_t errlen)
 	(void)errlen;
 	snprintf(bh->id, sizeof(bh->id), "%s.%u", env->session_id, env->msgnum);
 	bh->bytes = 0;
-	return 0;
+	return DELIVER_OK;
 }
 
 static void
@@ -71,7 +71,7 @@ bh_write(void *be, const void *data, size_t len)
 	bh->bytes += len;
 }
 
-static int
+static enum deliver_status
 bh_commit(void *be, char *id, size_t idlen, char *err, size_t errlen)
 {
 	struct blackhole *bh = be;
@@ -79,7 +79,7 @@ bh_commit(void *be, char *id, size_t idlen, char *err, size_t errlen)
 	(void)err;
 	(void)errlen;
 	snprintf(id, idlen, "%s", bh->id);
-	return 0;
+	return DELIVER_OK;
 }
 
 static void
@@ -104,4 +104,5 @@ const struct deliver_ops deliver_blackhole_ops = {
 	.commit = bh_commit,
 	.abort = bh_abort,
 	.fini = bh_fini,
+	.recover = NULL, /* nothing stored, nothing left over */
 };

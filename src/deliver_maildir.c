@@ -11,7 +11,14 @@
  * a per-process sequence number and a random tag.
  *
  * Failures (open, write, fsync, rename, link) are reported from commit with
- * the system's reason; the session turns them into 451 4.3.0.
+ * the system's reason and classified by deliver_status_of(): exhausted
+ * storage (ENOSPC, EDQUOT, EFBIG) becomes 452 4.3.1 in the session,
+ * anything else 451 4.3.0. A failed write empties the file in tmp/ at once,
+ * so a full disk gets its space back while the rest of the message is
+ * still read; every failure removes the file before commit returns.
+ *
+ * What a killed worker leaves in tmp/ is removed by the master
+ * (md_recover, maildir_sweep.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -28,6 +35,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "fsutil.h"
+#include "maildir_sweep.h"
 #include "xmalloc.h"
 
 #define MD_WBUF 65536
@@ -54,25 +62,33 @@ struct maildir {
 	int werr;                 /* errno of the first failed write */
 };
 
+size_t
+maildir_host_part(char out[MAILDIR_HOST_MAX], const char *host)
+{
+	size_t k = 0;
+
+	for (const char *p = host; *p != '\0' && k + 5 < MAILDIR_HOST_MAX; p++) {
+		if (*p == '/') {
+			memcpy(out + k, "\\057", 4);
+			k += 4;
+		} else if (*p == ':') {
+			memcpy(out + k, "\\072", 4);
+			k += 4;
+		} else {
+			out[k++] = *p;
+		}
+	}
+	out[k] = '\0';
+	return k;
+}
+
 int
 maildir_name(char *out, size_t outlen, long long sec, long usec, long pid,
     unsigned long seq, unsigned rnd, const char *host)
 {
-	char h[128];
-	size_t k = 0;
+	char h[MAILDIR_HOST_MAX];
 
-	for (const char *p = host; *p != '\0' && k + 5 < sizeof(h); p++) {
-		if (*p == '/') {
-			memcpy(h + k, "\\057", 4);
-			k += 4;
-		} else if (*p == ':') {
-			memcpy(h + k, "\\072", 4);
-			k += 4;
-		} else {
-			h[k++] = *p;
-		}
-	}
-	h[k] = '\0';
+	maildir_host_part(h, host);
 	int n = snprintf(out, outlen, "%lld.M%06ldP%ldQ%luR%08x.%s", sec, usec, pid,
 	    seq, rnd, h);
 	if (n < 0 || (size_t)n >= outlen)
@@ -106,7 +122,7 @@ maildir_rcpt_dir(char *out, size_t outlen, const char *rcpt)
  * Create rel (relative to the capture directory root, "." for the root
  * itself) with its tmp/, new/ and cur/; what is created goes to
  * owner/group when they are not -1 (the master, before it drops
- * privileges).
+ * privileges). -1 with err, and errno telling why.
  */
 static int
 maildir_make(int root, const char *rootpath, const char *rel, uid_t owner, gid_t group,
@@ -114,22 +130,28 @@ maildir_make(int root, const char *rootpath, const char *rel, uid_t owner, gid_t
 {
 	static const char *const subs[] = { "", "/tmp", "/new", "/cur" };
 	char path[PATH_MAX];
+	int e;
 
 	for (size_t i = 0; i < 4; i++) {
 		if (snprintf(path, sizeof(path), "%s%s", rel, subs[i]) >= (int)sizeof(path)) {
 			snprintf(err, errlen, "maildir path too long: %s/%s", rootpath, rel);
+			errno = ENAMETOOLONG;
 			return -1;
 		}
 		if (i == 0 && strcmp(rel, ".") == 0)
 			continue;
 		if (mkdirat(root, path, 0777) == 0) {
 			if (owner != (uid_t)-1 && fchownat(root, path, owner, group, AT_SYMLINK_NOFOLLOW) != 0) {
+				e = errno;
 				snprintf(err, errlen, "cannot hand %s/%s to its user: %s", rootpath, path,
-				    strerror(errno));
+				    strerror(e));
+				errno = e;
 				return -1;
 			}
 		} else if (errno != EEXIST) {
-			snprintf(err, errlen, "cannot create %s/%s: %s", rootpath, path, strerror(errno));
+			e = errno;
+			snprintf(err, errlen, "cannot create %s/%s: %s", rootpath, path, strerror(e));
+			errno = e;
 			return -1;
 		}
 	}
@@ -242,7 +264,8 @@ free_dirs(struct maildir *md)
 	md->ndirs = 0;
 }
 
-static int
+/* The recipients' maildirs, created as needed; a status. */
+static enum deliver_status
 collect_dirs(struct maildir *md, const struct envelope *env, char *err, size_t errlen)
 {
 	md->dirs = xcalloc(env->nrcpts, sizeof(char *));
@@ -252,7 +275,7 @@ collect_dirs(struct maildir *md, const struct envelope *env, char *err, size_t e
 
 		if (maildir_rcpt_dir(sub, sizeof(sub), env->rcpts[i]) < 0) {
 			snprintf(err, errlen, "recipient too long for a directory name");
-			return -1;
+			return DELIVER_FAILED;
 		}
 		char *dir = xstrdup(sub);
 		for (size_t k = 0; k < md->ndirs; k++)
@@ -264,49 +287,65 @@ collect_dirs(struct maildir *md, const struct envelope *env, char *err, size_t e
 		}
 		md->dirs[md->ndirs++] = dir;
 		if (maildir_make(md->root, md->cfg->maildir, dir, (uid_t)-1, (gid_t)-1, err, errlen) != 0)
-			return -1;
+			return deliver_status_of(errno);
 	}
-	return 0;
+	return DELIVER_OK;
 }
 
-static int
+static enum deliver_status
 md_open(void *be, const struct envelope *env, char *err, size_t errlen)
 {
 	struct maildir *md = be;
 	struct timespec ts;
-	const char *dir;
+	const char *dir = "", *sep = ""; /* where tmp/ is: the root, or "DIR/" */
+	enum deliver_status st;
+	int n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (maildir_name(md->name, sizeof(md->name), (long long)ts.tv_sec, ts.tv_nsec / 1000,
 	    (long)md->pid, ++maildir_seq, md_random(md), md->host) < 0) {
 		snprintf(err, errlen, "maildir name too long");
-		return -1;
+		return DELIVER_FAILED;
 	}
 	if (md->cfg->layout == LAYOUT_PER_RECIPIENT) {
-		if (collect_dirs(md, env, err, errlen) != 0) {
+		if ((st = collect_dirs(md, env, err, errlen)) != DELIVER_OK) {
 			free_dirs(md);
-			return -1;
+			return st;
 		}
 		dir = md->dirs[0];
-	} else {
-		dir = ".";
+		sep = "/";
 	}
-	if (snprintf(md->tmppath, sizeof(md->tmppath), "%s/tmp/%s", dir, md->name) >=
-	    (int)sizeof(md->tmppath)) {
+	n = snprintf(md->tmppath, sizeof(md->tmppath), "%s%stmp/%s", dir, sep, md->name);
+	if (n < 0 || (size_t)n >= sizeof(md->tmppath)) {
 		snprintf(err, errlen, "maildir path too long");
 		free_dirs(md);
-		return -1;
+		return DELIVER_FAILED;
 	}
 	md->fd = openat(md->root, md->tmppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (md->fd < 0) {
+		int e = errno;
 		snprintf(err, errlen, "cannot create %s/%s: %s", md->cfg->maildir, md->tmppath,
-		    strerror(errno));
+		    strerror(e));
 		free_dirs(md);
-		return -1;
+		return deliver_status_of(e);
 	}
 	md->wlen = 0;
 	md->werr = 0;
-	return 0;
+	return DELIVER_OK;
+}
+
+/*
+ * The first failed write: remembered for commit, and the file is emptied
+ * at once so that a full disk gets its space back while the rest of the
+ * message is still being read.
+ */
+static void
+write_failed(struct maildir *md, int errnum)
+{
+	md->werr = errnum;
+	/* Should this fail too, commit still reports werr and removes the file. */
+	if (ftruncate(md->fd, 0) != 0)
+		return;
 }
 
 static void
@@ -319,7 +358,7 @@ flush_wbuf(struct maildir *md)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			md->werr = n < 0 ? errno : EIO;
+			write_failed(md, n < 0 ? errno : EIO);
 			break;
 		}
 		off += (size_t)n;
@@ -344,7 +383,7 @@ md_write(void *be, const void *data, size_t len)
 				if (n < 0 && errno == EINTR)
 					continue;
 				if (n <= 0) {
-					md->werr = n < 0 ? errno : EIO;
+					write_failed(md, n < 0 ? errno : EIO);
 					break;
 				}
 				p += n;
@@ -382,62 +421,75 @@ sync_dir(int root, const char *dir)
 	if (fd < 0)
 		return -1;
 	rc = fsync(fd);
+	int e = errno;
 	close(fd);
+	errno = e;
 	return rc;
 }
 
-static int
+static enum deliver_status
 md_commit(void *be, char *id, size_t idlen, char *err, size_t errlen)
 {
 	struct maildir *md = be;
 	char path[PATH_MAX];
 	int fd = md->fd;
+	int e;
 
 	flush_wbuf(md);
 	if (md->werr != 0) {
+		e = md->werr;
 		snprintf(err, errlen, "write to %s/%s failed: %s", md->cfg->maildir, md->tmppath,
-		    strerror(md->werr));
-		goto fail;
+		    strerror(e));
+		md_abort(md);
+		return deliver_status_of(e);
 	}
 	if (md->cfg->fsync && fsync(fd) != 0) {
+		e = errno;
 		snprintf(err, errlen, "fsync %s/%s failed: %s", md->cfg->maildir, md->tmppath,
-		    strerror(errno));
-		goto fail;
+		    strerror(e));
+		md_abort(md);
+		return deliver_status_of(e);
 	}
 	md->fd = -1;
 	if (close(fd) != 0) {
+		e = errno;
 		snprintf(err, errlen, "close %s/%s failed: %s", md->cfg->maildir, md->tmppath,
-		    strerror(errno));
+		    strerror(e));
 		unlinkat(md->root, md->tmppath, 0);
 		free_dirs(md);
-		return -1;
+		return deliver_status_of(e);
 	}
 
 	if (md->cfg->layout == LAYOUT_SINGLE) {
 		snprintf(path, sizeof(path), "new/%s", md->name);
 		if (renameat(md->root, md->tmppath, md->root, path) != 0) {
+			e = errno;
 			snprintf(err, errlen, "rename to %s/%s failed: %s", md->cfg->maildir, path,
-			    strerror(errno));
+			    strerror(e));
 			unlinkat(md->root, md->tmppath, 0);
-			return -1;
+			return deliver_status_of(e);
 		}
 		if (md->cfg->fsync && fsync(md->newfd) != 0) {
-			snprintf(err, errlen, "fsync of %s/new failed: %s", md->cfg->maildir, strerror(errno));
+			e = errno;
+			snprintf(err, errlen, "fsync of %s/new failed: %s", md->cfg->maildir, strerror(e));
 			unlinkat(md->root, path, 0);
-			return -1;
+			return deliver_status_of(e);
 		}
 	} else {
 		size_t linked;
+		e = 0;
 		for (linked = 0; linked < md->ndirs; linked++) {
 			snprintf(path, sizeof(path), "%s/new/%s", md->dirs[linked], md->name);
 			if (linkat(md->root, md->tmppath, md->root, path, 0) != 0) {
+				e = errno;
 				snprintf(err, errlen, "link to %s/%s failed: %s", md->cfg->maildir, path,
-				    strerror(errno));
+				    strerror(e));
 				break;
 			}
 			if (md->cfg->fsync && sync_dir(md->root, md->dirs[linked]) != 0) {
+				e = errno;
 				snprintf(err, errlen, "fsync of %s/%s/new failed: %s", md->cfg->maildir,
-				    md->dirs[linked], strerror(errno));
+				    md->dirs[linked], strerror(e));
 				unlinkat(md->root, path, 0);
 				break;
 			}
@@ -449,16 +501,21 @@ md_commit(void *be, char *id, size_t idlen, char *err, size_t errlen)
 			}
 			unlinkat(md->root, md->tmppath, 0);
 			free_dirs(md);
-			return -1;
+			return deliver_status_of(e);
 		}
 		unlinkat(md->root, md->tmppath, 0);
 		free_dirs(md);
 	}
 	snprintf(id, idlen, "%s", md->name);
-	return 0;
-fail:
-	md_abort(md);
-	return -1;
+	return DELIVER_OK;
+}
+
+/* Sweep tmp/ for what dead writers left; see maildir_sweep.h. */
+static int
+md_recover(const struct config *cfg, int dirfd, pid_t pid, struct deliver_leftovers *out,
+    char *err, size_t errlen)
+{
+	return maildir_sweep(dirfd, cfg->maildir, cfg->layout, cfg->hostname, pid, out, err, errlen);
 }
 
 static void
@@ -483,4 +540,5 @@ const struct deliver_ops deliver_maildir_ops = {
 	.commit = md_commit,
 	.abort = md_abort,
 	.fini = md_fini,
+	.recover = md_recover,
 };

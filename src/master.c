@@ -15,8 +15,15 @@
  * clients learn at once instead of waiting in the backlog.
  *
  * Fork storms: a worker that dies abnormally within START_GRACE_MS of its
- * start counts as a start failure; after MAX_START_FAILURES in a row the
+ * start, before it took a session, counts as a start failure; after MAX_START_FAILURES in a row the
  * master pauses spawning, doubling the pause up to MAX_THROTTLE_MS.
+ *
+ * Resource limits: a fork() that fails (the process limit, memory) is
+ * retried after a pause that doubles from FORK_RETRY_MS up to
+ * FORK_RETRY_MAX_MS; an accept() at the file descriptor limit stops the
+ * master watching the listeners for BACKOFF_ACCEPT_MS, so it neither spins
+ * on a readable listener nor dies. Both are logged without a flood
+ * (backoff.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
@@ -61,6 +69,8 @@
 #define MAX_START_FAILURES 3
 #define MAX_THROTTLE_MS 60000
 #define SPAWNS_PER_SECOND 256
+#define FORK_RETRY_MS 100
+#define FORK_RETRY_MAX_MS 10000
 #define KILL_GRACE_MS 2000
 #define STORE_SYNC_MS 5000
 #define OLD_IDLE_WAIT_MS 2000
@@ -99,9 +109,12 @@ struct master {
 	long long throttle_until;
 	long long spawn_window;   /* start of the current one-second window */
 	int spawns_in_window;
+	struct backoff fork_retry;   /* after fork() failed */
+	struct backoff accept_pause; /* after accept() of a refused connection failed */
 };
 
-static void
+/* Start a worker in slot; -1 when fork() failed (retried after a pause). */
+static int
 spawn(struct master *m, int slot)
 {
 	struct sb_slot *s = &m->sb->slots[slot];
@@ -121,9 +134,18 @@ spawn(struct master *m, int slot)
 	s->used = 0;
 	pid = fork();
 	if (pid < 0) {
-		log_warn("fork() failed while spawning a worker");
+		int err = errno;
+		unsigned long quiet = 0;
+		char note[64];
 		scoreboard_set_state(m->sb, slot, WS_EMPTY);
-		return;
+		if (backoff_fail(&m->fork_retry, monotime_ms(), &quiet))
+			log_warnx("fork() failed while spawning a worker: %s; retrying in %lld ms%s",
+			    strerror(err), m->fork_retry.delay_ms,
+			    backoff_quiet_note(quiet, note, sizeof(note)));
+		else
+			log_debug("fork() failed again: %s; retrying in %lld ms", strerror(err),
+			    m->fork_retry.delay_ms);
+		return -1;
 	}
 	if (pid == 0) {
 		struct worker_ctx w = {
@@ -150,6 +172,10 @@ spawn(struct master *m, int slot)
 	m->started_ms[slot] = monotime_ms();
 	m->retiring[slot] = 0;
 	log_debug("worker %ld of generation %u started in slot %d", (long)pid, g->number, slot);
+	unsigned long failed = backoff_ok(&m->fork_retry);
+	if (failed > 0)
+		log_notice("worker started after %lu failed fork() attempts", failed);
+	return 0;
 }
 
 static int
@@ -190,6 +216,10 @@ reap(struct master *m)
 			continue;
 		}
 		struct sb_slot *s = &m->sb->slots[slot];
+		/* A worker killed in a session did start: not a fork storm. */
+		int took_session = s->sessions > 0 ||
+		    __atomic_load_n(&s->active, __ATOMIC_RELAXED) > 0 ||
+		    scoreboard_get_state(m->sb, slot) == WS_BUSY;
 		if (WIFSIGNALED(status)) {
 			abnormal = 1;
 			log_warnx("worker %ld killed by signal %d (%s) after %lu sessions", (long)pid,
@@ -201,7 +231,11 @@ reap(struct master *m)
 		} else {
 			log_debug("worker %ld exited after %lu sessions", (long)pid, s->sessions);
 		}
-		if (abnormal && !m->stopping && now - m->started_ms[slot] < START_GRACE_MS)
+		/* What it was writing stays in tmp/: remove it now, not at the next start. */
+		if (abnormal)
+			deliver_recover(m->cfg, m->gen->maildir_fd, pid, 0);
+		if (abnormal && !took_session && !m->stopping &&
+		    now - m->started_ms[slot] < START_GRACE_MS)
 			note_start_failure(m, now);
 		else if (!abnormal || now - m->started_ms[slot] >= START_GRACE_MS) {
 			m->start_failures = 0;
@@ -264,11 +298,11 @@ maintain_pool(struct master *m)
 		m->spawns_in_window = 0;
 	}
 	while (idle < m->cfg->min_spare && live < m->cfg->max_workers &&
-	    now >= m->throttle_until && m->spawns_in_window < SPAWNS_PER_SECOND) {
+	    now >= m->throttle_until && backoff_ready(&m->fork_retry, now) &&
+	    m->spawns_in_window < SPAWNS_PER_SECOND) {
 		int slot = scoreboard_free_slot(m->sb);
-		if (slot < 0)
+		if (slot < 0 || spawn(m, slot) != 0)
 			break;
-		spawn(m, slot);
 		m->spawns_in_window++;
 		live++;
 		idle++;
@@ -290,8 +324,21 @@ refuse_connection(struct master *m, const struct listener *l)
 	char line[256];
 	int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-	if (fd < 0)
+	if (fd < 0) {
+		int err = errno;
+		unsigned long quiet = 0;
+		char note[64];
+		if (!backoff_resource_errno(err))
+			return; /* EAGAIN: a worker took it */
+		if (backoff_fail(&m->accept_pause, monotime_ms(), &quiet))
+			log_warnx("accept() on %s failed: %s; pausing accepts for %d ms%s", l->addr,
+			    strerror(err), BACKOFF_ACCEPT_MS,
+			    backoff_quiet_note(quiet, note, sizeof(note)));
+		else
+			log_debug("accept() on %s failed again: %s", l->addr, strerror(err));
 		return;
+	}
+	backoff_ok(&m->accept_pause);
 	if (l->conf->tls == TLS_IMPLICIT) {
 		/* A plaintext 421 would only garble the client's handshake. */
 		close(fd);
@@ -686,6 +733,8 @@ master_run(struct master_args *a)
 	m.a = a;
 	m.gen = a->gen;
 	m.cfg = &m.gen->cfg;
+	backoff_init(&m.fork_retry, FORK_RETRY_MS, FORK_RETRY_MAX_MS);
+	backoff_init(&m.accept_pause, BACKOFF_ACCEPT_MS, BACKOFF_ACCEPT_MS);
 	m.store = a->store;
 	if (a->store_error != NULL)
 		snprintf(m.store_error, sizeof(m.store_error), "%s", a->store_error);
@@ -772,18 +821,24 @@ master_run(struct master_args *a)
 			report_status(&m);
 			if (now < m.throttle_until)
 				timeout_ms = (int)(m.throttle_until - now);
+			if (!backoff_ready(&m.fork_retry, now))
+				timeout_ms = backoff_wait_ms(&m.fork_retry, now, timeout_ms);
 		}
 
 		pfds[0].fd = m.wake[0];
 		pfds[0].events = POLLIN;
 		if (!m.stopping && saturated(&m)) {
+			/* Paused after EMFILE: the listeners stay readable, do not spin. */
+			int paused = !backoff_ready(&m.accept_pause, now);
 			for (size_t i = 0; i < m.cfg->nlisteners; i++) {
 				pfds[nfds].fd = m.gen->listeners[i].fd;
-				pfds[nfds].events = POLLIN;
+				pfds[nfds].events = paused ? 0 : POLLIN;
 				nfds++;
 			}
 			nlisten = nfds - 1;
 			timeout_ms = 50; /* re-check: a worker may become idle */
+			if (paused)
+				timeout_ms = backoff_wait_ms(&m.accept_pause, now, timeout_ms);
 		}
 		ctl_first = nfds;
 		if (m.control != NULL) {

@@ -182,6 +182,12 @@ gen_open(struct generation *g, const struct generation *prev, const struct gen_o
 	}
 	if (cfg->backend == BACKEND_MAILDIR && absolutize(&cfg->maildir, errors, "maildir") != 0)
 		goto out;
+	/*
+	 * Before this generation's workers exist: what killed workers left
+	 * in tmp/. Files of live processes (the previous generation's workers
+	 * at a reload) stay; the start always says how many went.
+	 */
+	deliver_recover(cfg, g->maildir_fd, 0, prev == NULL);
 	if (config_uses_greylisting(cfg)) {
 		g->state_fd = open_dir(cfg->state_directory, 0750, owner, group, "state directory", errors);
 		if (g->state_fd < 0 || absolutize(&cfg->state_directory, errors, "state directory") != 0)

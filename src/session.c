@@ -336,8 +336,12 @@ session_wait_until(struct session *s, long long deadline)
 int
 session_wait_input(struct session *s, int timeout_ms)
 {
-	long long deadline = monotime_ms() + timeout_ms;
+	return session_wait_input_until(s, monotime_ms() + timeout_ms);
+}
 
+int
+session_wait_input_until(struct session *s, long long deadline)
+{
 	for (;;) {
 		long long until = session_wait_until(s, deadline);
 		long long now = monotime_ms();
@@ -710,12 +714,23 @@ session_admit_tls(struct session *s)
 static void
 command_loop(struct session *s)
 {
+	/*
+	 * timeouts.command bounds the whole line, from the first wait for it
+	 * to its CRLF: a client that trickles a byte now and then (slow
+	 * loris) is cut like a silent one.
+	 */
+	long long line_deadline = 0;
+
 	while (s->state != S_CLOSING) {
 		char *line;
 		size_t len;
 		/* AUTH lines may be longer (RFC 4954 4); dispatch checks the rest. */
+		if (session_tls_probe_check(s) != 0)
+			break;
 		enum netio_line r = netio_next_line(&s->io, AUTH_LINE_MAX, &line, &len);
 
+		if (r != NETIO_NEED_MORE)
+			line_deadline = 0;
 		if (r == NETIO_TOO_LONG) {
 			s->idle = 0;
 			s->stage = s->state == S_AUTH ? ST_AUTH : ST_COMMAND;
@@ -736,7 +751,9 @@ command_loop(struct session *s)
 			}
 			/* Replies from now on (timeouts) answer no command. */
 			s->idle = 1;
-			if (session_wait_input(s, s->cfg->timeout_command_ms) != 0)
+			if (line_deadline == 0)
+				line_deadline = monotime_ms() + s->cfg->timeout_command_ms;
+			if (session_wait_input_until(s, line_deadline) != 0)
 				break;
 			continue;
 		} else if (s->state == S_AUTH) {

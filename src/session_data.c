@@ -12,6 +12,10 @@
  * Each message is logged once: "deliver" with the stored file's name,
  * "discard" when a rule dropped it, "deliver result=failed" when the
  * backend failed, or the "reject" line of its refusal.
+ *
+ * A backend failure is answered by its kind (deliver.h): 452 4.3.1 when
+ * storage is exhausted (disk, quota, file size limit), else 451 4.3.0;
+ * the session goes on either way.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,7 @@
 #include "config.h"
 #include "dataread.h"
 #include "deliver.h"
+#include "monotime.h"
 #include "offload.h"
 #include "session_priv.h"
 #include "trace.h"
@@ -41,8 +46,8 @@ protocol_name(const struct session *s)
 	return names[s->tx.smtputf8 ? 1 : 0][(s->tls.active ? 1 : 0) + (s->auth_user ? 2 : 0)];
 }
 
-/* Open the delivery and write the trace headers; -1 with err on failure. */
-static int
+/* Open the delivery and write the trace headers; a failure status with err. */
+static enum deliver_status
 begin_message(struct session *s, char *err, size_t errlen)
 {
 	struct transaction *tx = &s->tx;
@@ -50,7 +55,7 @@ begin_message(struct session *s, char *err, size_t errlen)
 	struct trace_rcpt *trcpts;
 	char msgid[64];
 	struct buf hdr;
-	int rc;
+	enum deliver_status rc;
 
 	s->msgnum++;
 	snprintf(msgid, sizeof(msgid), "%s.%u", s->id, s->msgnum);
@@ -69,7 +74,7 @@ begin_message(struct session *s, char *err, size_t errlen)
 		.nrcpts = tx->nrcpts,
 	};
 	rc = deliver_open(s->env->dlv, &env, err, errlen);
-	if (rc == 0) {
+	if (rc == DELIVER_OK) {
 		struct trace_info ti = {
 			.hostname = s->cfg->hostname,
 			.helo = s->helo,
@@ -121,17 +126,36 @@ content_sink(void *ctx, const char *data, size_t len)
 	tx->stored += len;
 }
 
-/* "deliver result=failed": the backend could not take the message. */
-static void
-log_store_failed(struct session *s, const char *err)
+/* The reply to a message the backend could not take. */
+struct store_reply {
+	int code;
+	const char *enh;
+	const char *text;
+};
+
+/*
+ * The backend could not take the message (st says why): log "deliver
+ * result=failed cause=nospace|error reason=..." and return the reply,
+ * 452 4.3.1 for exhausted storage, else 451 4.3.0.
+ */
+static const struct store_reply *
+store_failed(struct session *s, enum deliver_status st, const char *err)
 {
+	static const struct store_reply nospace = {
+		452, "4.3.1", "Error: insufficient system storage, try again later",
+	};
+	static const struct store_reply failed = {
+		451, "4.3.0", "Error: message could not be stored, try again later",
+	};
 	struct log_kv kv;
 
 	log_kv_init(&kv);
 	log_kv_str(&kv, "result", "failed");
 	log_kv_add(&kv, "msg", "%u", s->msgnum);
+	log_kv_str(&kv, "cause", deliver_status_name(st));
 	log_kv_str(&kv, "reason", err);
 	session_log(s, LOGL_WARNING, "deliver", &kv);
+	return st == DELIVER_NOSPACE ? &nospace : &failed;
 }
 
 /* The "deliver" or "discard" event of a message; file NULL for discard. */
@@ -164,7 +188,7 @@ struct commit_call {
 	struct deliver *dlv;
 	char *id, *err;
 	size_t idlen, errlen;
-	int rc;
+	enum deliver_status rc;
 };
 
 static void
@@ -179,10 +203,10 @@ commit_job(void *arg)
  * Commit the message; with fsync on a helper thread does it (offload.h),
  * so this worker's other sessions go on and their fsyncs overlap.
  */
-static int
+static enum deliver_status
 commit_message(struct session *s, char *id, size_t idlen, char *err, size_t errlen)
 {
-	struct commit_call c = { s->env->dlv, id, err, idlen, errlen, -1 };
+	struct commit_call c = { s->env->dlv, id, err, idlen, errlen, DELIVER_FAILED };
 
 	if (s->cfg->fsync && s->cfg->backend == BACKEND_MAILDIR)
 		offload_call(commit_job, &c);
@@ -198,7 +222,7 @@ finish_message(struct session *s, unsigned flags)
 	const struct config *cfg = s->cfg;
 	char id[DELIVER_ID_MAX];
 	char err[DELIVER_ERR_MAX];
-
+	enum deliver_status st = DELIVER_OK;
 	int verdict = 0;
 
 	s->stage = ST_EOM;
@@ -219,9 +243,9 @@ finish_message(struct session *s, unsigned flags)
 		s->messages++;
 		log_message(s, NULL);
 		session_reply(s, 250, "2.0.0", "Ok: discarded");
-	} else if (commit_message(s, id, sizeof(id), err, sizeof(err)) != 0) {
-		log_store_failed(s, err);
-		session_reply(s, 451, "4.3.0", "Error: message could not be stored, try again later");
+	} else if ((st = commit_message(s, id, sizeof(id), err, sizeof(err))) != DELIVER_OK) {
+		const struct store_reply *r = store_failed(s, st, err);
+		session_reply(s, r->code, r->enh, "%s", r->text);
 	} else {
 		s->messages++;
 		log_message(s, id);
@@ -253,18 +277,41 @@ transcript_summary(struct session *s, const char *what, unsigned long long octet
 		session_transcript(s, '<', text, (size_t)n);
 }
 
+/*
+ * Wait for more content of a transfer (a message after 354, or a BDAT
+ * chunk) that started at `started` and has brought `received` octets:
+ * at most timeouts.data since the last octet, and, with
+ * limits.min_data_rate, no later than started + timeouts.data + one
+ * second per min_data_rate octets (Postfix's smtpd_min_data_rate), so a
+ * client that trickles content is cut off like one that stops.
+ */
+static int
+wait_content(struct session *s, long long started, unsigned long long received)
+{
+	long long deadline = monotime_ms() + s->cfg->timeout_data_ms;
+
+	if (s->cfg->min_data_rate > 0) {
+		long long credit = (long long)(received * 1000ULL / (unsigned)s->cfg->min_data_rate);
+		long long overall = started + s->cfg->timeout_data_ms + credit;
+		if (overall < deadline)
+			deadline = overall;
+	}
+	return session_wait_input_until(s, deadline);
+}
+
 void
 session_cmd_data(struct session *s, const struct smtp_command *cmd)
 {
 	char err[DELIVER_ERR_MAX];
 	struct data_reader dr;
+	enum deliver_status st;
 
 	(void)cmd;
 	if (session_policy(s, ST_DATA, NULL, -1) != 0)
 		return;
-	if (begin_message(s, err, sizeof(err)) != 0) {
-		log_store_failed(s, err);
-		session_reply(s, 451, "4.3.0", "Error: message could not be stored, try again later");
+	if ((st = begin_message(s, err, sizeof(err))) != DELIVER_OK) {
+		const struct store_reply *r = store_failed(s, st, err);
+		session_reply(s, r->code, r->enh, "%s", r->text);
 		return;
 	}
 	session_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
@@ -273,16 +320,19 @@ session_cmd_data(struct session *s, const struct smtp_command *cmd)
 		return;
 	}
 	data_reader_init(&dr, s->cfg->bare_line_endings == BARE_NORMALIZE, content_sink, s);
+	long long started = monotime_ms();
+	unsigned long long received = 0;
 	for (;;) {
 		size_t avail = netio_pending(&s->io);
 		if (avail > 0) {
 			int done;
 			size_t used = data_reader_feed(&dr, netio_peek(&s->io), avail, &done);
 			netio_consume(&s->io, used);
+			received += used;
 			if (done)
 				break;
 		}
-		if (session_wait_input(s, s->cfg->timeout_data_ms) != 0) {
+		if (wait_content(s, started, received) != 0) {
 			/* Lost or timed out mid-message: nothing is kept. */
 			transcript_summary(s, "message", s->tx.size, &s->tx.lines);
 			session_tx_reset(s);
@@ -319,21 +369,23 @@ session_cmd_bdat(struct session *s, const struct smtp_command *cmd)
 	    (s->state == S_RCPT || s->state == S_BDAT);
 	if (accepting && s->state == S_RCPT) {
 		char err[DELIVER_ERR_MAX];
+		enum deliver_status st;
 		session_set_state(s, S_BDAT);
 		data_reader_init_raw(&tx->bdat, s->cfg->bare_line_endings == BARE_NORMALIZE,
 		    content_sink, s);
-		if (begin_message(s, err, sizeof(err)) != 0) {
-			log_store_failed(s, err);
-			bdat_fail(s, 451, "4.3.0", "Error: message could not be stored, try again later");
+		if ((st = begin_message(s, err, sizeof(err))) != DELIVER_OK) {
+			const struct store_reply *r = store_failed(s, st, err);
+			bdat_fail(s, r->code, r->enh, r->text);
 		}
 	}
 
 	/* Read the whole chunk whatever the outcome: it is data, not commands. */
 	left = size;
+	long long started = monotime_ms();
 	while (left > 0) {
 		size_t avail = netio_pending(&s->io);
 		if (avail == 0) {
-			if (session_wait_input(s, s->cfg->timeout_data_ms) != 0) {
+			if (wait_content(s, started, size - left) != 0) {
 				transcript_summary(s, "chunk", size - left, NULL);
 				session_tx_reset(s);
 				return;

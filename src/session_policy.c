@@ -366,6 +366,32 @@ non_smtp(const struct smtp_command *cmd)
 	return cmd->verb_len > 1 && cmd->verb_text[cmd->verb_len - 1] == ':';
 }
 
+/*
+ * A TLS handshake record (content type 22, version 3.x) where a command
+ * should start: a client that expects implicit TLS on a plaintext port.
+ * It would wait for the server's handshake until a timeout, so it is told
+ * at once, in plain text, and the session ends.
+ */
+int
+session_tls_probe_check(struct session *s)
+{
+	struct log_kv kv;
+	const unsigned char *p = (const unsigned char *)netio_peek(&s->io);
+
+	if (s->io.ssl != NULL || s->io.skipping || netio_pending(&s->io) < 2 ||
+	    p[0] != 0x16 || p[1] != 0x03)
+		return 0;
+	netio_consume(&s->io, netio_pending(&s->io));
+	s->idle = 0;
+	snprintf(s->cmdlog, sizeof(s->cmdlog), "(TLS handshake)");
+	session_transcript(s, '<', s->cmdlog, strlen(s->cmdlog));
+	session_reply_cause(s, -1, 0, refusal(&kv, "check", "tls_on_plaintext", -1, -1));
+	session_reply(s, 554, "5.5.1",
+	    "Error: TLS handshake on a plaintext SMTP port, use STARTTLS or an implicit TLS port");
+	session_set_state(s, S_CLOSING);
+	return -1;
+}
+
 int
 session_protocol_check(struct session *s, const struct smtp_command *cmd)
 {

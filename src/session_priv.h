@@ -136,6 +136,8 @@ void session_transcript(struct session *s, char dir, const char *text, size_t le
 void session_set_state(struct session *s, enum session_state next);
 /* Wait for more input; 0 when some arrived, -1 when the session is over. */
 int session_wait_input(struct session *s, int timeout_ms);
+/* The same with an absolute monotime_ms() deadline. */
+int session_wait_input_until(struct session *s, long long deadline);
 void session_tx_reset(struct session *s);
 
 /* Log that the client went away after the last command; reason may be NULL. */
@@ -168,6 +170,8 @@ int session_admit(struct session *s);
 int session_mail_limits(struct session *s);
 /* Non-SMTP commands and unadvertised pipelining; -1 when the session closes. */
 int session_protocol_check(struct session *s, const struct smtp_command *cmd);
+/* A TLS ClientHello on a plaintext session: 554, close; -1 when so. */
+int session_tls_probe_check(struct session *s);
 
 void session_cmd_mail(struct session *s, const struct smtp_command *cmd);
 void session_cmd_rcpt(struct session *s, const struct smtp_command *cmd);

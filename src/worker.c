@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "config.h"
 #include "deliver.h"
 #include "listen.h"
@@ -137,8 +138,6 @@ next_id(unsigned long long *state)
 #define TRIM_AFTER_MS 1000
 /* Most helper threads for fsync, per worker. */
 #define OFFLOAD_THREADS 8
-/* After accept() runs out of descriptors or memory: stop accepting this long. */
-#define ACCEPT_PAUSE_MS 100
 
 /* One place for a session: its environment and its delivery transaction. */
 struct place {
@@ -155,7 +154,7 @@ struct worker {
 	struct sched *sched;
 	struct place *places;
 	int listening;
-	long long accept_paused_until;
+	struct backoff accept_pause; /* after accept() ran out of descriptors or memory */
 	unsigned long long idstate;
 };
 
@@ -185,7 +184,8 @@ accepting(const struct worker *wk, long long now)
 
 	return !worker_stop && !worker_retire &&
 	    __atomic_load_n(&w->sb->generation, __ATOMIC_ACQUIRE) == w->generation &&
-	    sched_active(wk->sched) < sched_capacity(wk->sched) && now >= wk->accept_paused_until;
+	    sched_active(wk->sched) < sched_capacity(wk->sched) &&
+	    backoff_ready(&wk->accept_pause, now);
 }
 
 static void
@@ -217,12 +217,20 @@ on_listener(void *ctx, uint32_t idx)
 	socklen_t plen = sizeof(p->peer), llen = sizeof(p->local);
 	int fd = accept4(l->fd, (struct sockaddr *)&p->peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			log_warn("worker: accept() on %s failed, pausing", l->addr);
-			wk->accept_paused_until = now + ACCEPT_PAUSE_MS;
-		}
-		return; /* EAGAIN: another worker took it */
+		int e = errno;
+		unsigned long quiet = 0;
+		char note[64];
+		if (!backoff_resource_errno(e))
+			return; /* EAGAIN: another worker took it */
+		if (backoff_fail(&wk->accept_pause, now, &quiet))
+			log_warnx("worker: accept() on %s failed: %s; pausing accepts for %d ms%s",
+			    l->addr, strerror(e), BACKOFF_ACCEPT_MS,
+			    backoff_quiet_note(quiet, note, sizeof(note)));
+		else
+			log_debug("worker: accept() on %s failed again: %s", l->addr, strerror(e));
+		return;
 	}
+	backoff_ok(&wk->accept_pause);
 	if (!p->dlv_ready) {
 		if (deliver_init(&p->dlv, w->cfg, w->maildir_fd, err, sizeof(err)) != 0) {
 			log_warnx("worker: delivery backend %s: %s", deliver_ops_for(w->cfg)->name, err);
@@ -254,6 +262,7 @@ worker_main(const struct worker_ctx *w)
 	long long idle_since = 0;
 	int trimmed = 0, stopping = 0;
 
+	backoff_init(&wk.accept_pause, BACKOFF_ACCEPT_MS, BACKOFF_ACCEPT_MS);
 	log_after_fork();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != w->master)
@@ -332,8 +341,8 @@ worker_main(const struct worker_ctx *w)
 			if (scoreboard_count_ready(w->sb) > cfg->max_spare)
 				wake_master(w);
 		}
-		if (!wk.listening && !stopping && wk.accept_paused_until > now)
-			timeout = (int)(wk.accept_paused_until - now);
+		if (!wk.listening && !stopping && !backoff_ready(&wk.accept_pause, now))
+			timeout = backoff_wait_ms(&wk.accept_pause, now, BACKOFF_ACCEPT_MS);
 		if (active == 0 && !trimmed) {
 			long long left = idle_since + TRIM_AFTER_MS - now;
 			if (left <= 0) {

@@ -148,6 +148,7 @@ START_TEST(test_defaults)
 	ck_assert_int_gt(cfg.max_message_size, 0);
 	ck_assert_int_gt(cfg.max_recipients, 0);
 	ck_assert_int_gt(cfg.max_errors, 0);
+	ck_assert_int_eq(cfg.min_data_rate, 500);
 	ck_assert_int_gt(cfg.timeout_command_ms, 0);
 	ck_assert_int_gt(cfg.timeout_data_ms, 0);
 	ck_assert_int_gt(cfg.timeout_session_ms, 0);

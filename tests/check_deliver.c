@@ -3,7 +3,9 @@
  * (maildir_name) and per-recipient directory names (maildir_rcpt_dir);
  * the maildir backend end to end through struct deliver (commit, abort,
  * large writes, the per-recipient layout with hard links) in a temporary
- * directory; the blackhole backend; and the trace header block
+ * directory; how failures are classified (deliver_status_of, and the
+ * status open and commit return for a file size limit and for a broken
+ * maildir); the blackhole backend; and the trace header block
  * (trace_date, trace_headers).
  */
 #include <check.h>
@@ -14,7 +16,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -672,6 +676,149 @@ START_TEST(test_maildir_prepare_fails)
 END_TEST
 
 /*
+ * Failure classification: exhausted storage (452 4.3.1) or anything else
+ * (451 4.3.0).
+ */
+
+static const struct {
+	int errnum;
+	enum deliver_status want;
+} status_cases[] = {
+	{ 0, DELIVER_OK },
+	{ ENOSPC, DELIVER_NOSPACE },
+	{ EDQUOT, DELIVER_NOSPACE },
+	{ EFBIG, DELIVER_NOSPACE },
+	{ EIO, DELIVER_FAILED },
+	{ EACCES, DELIVER_FAILED },
+	{ EPERM, DELIVER_FAILED },
+	{ ENOENT, DELIVER_FAILED },
+	{ ENOTDIR, DELIVER_FAILED },
+	{ EROFS, DELIVER_FAILED },
+	{ EMLINK, DELIVER_FAILED },
+	{ ENAMETOOLONG, DELIVER_FAILED },
+};
+
+START_TEST(test_status_of_errno)
+{
+	ck_assert_msg(deliver_status_of(status_cases[_i].errnum) == status_cases[_i].want,
+	    "errno %d (%s)", status_cases[_i].errnum, strerror(status_cases[_i].errnum));
+}
+END_TEST
+
+START_TEST(test_status_names)
+{
+	ck_assert_str_eq(deliver_status_name(DELIVER_OK), "ok");
+	ck_assert_str_eq(deliver_status_name(DELIVER_FAILED), "error");
+	ck_assert_str_eq(deliver_status_name(DELIVER_NOSPACE), "nospace");
+	/* Failures are negative: "!= 0" tests keep working. */
+	ck_assert_int_lt(DELIVER_FAILED, 0);
+	ck_assert_int_lt(DELIVER_NOSPACE, 0);
+}
+END_TEST
+
+/*
+ * A message past the file size limit (RLIMIT_FSIZE, SIGXFSZ ignored as in
+ * the worker) is exhausted storage; nothing of it stays, and a small one
+ * goes through afterwards. The test runs in its own process (Check forks),
+ * the limit is restored anyway.
+ */
+START_TEST(test_maildir_file_size_limit_is_nospace)
+{
+	struct md_fixture f;
+	struct rlimit old, small = { 8192, 8192 };
+	char err[DELIVER_ERR_MAX] = "";
+	char id[DELIVER_ID_MAX] = "";
+	char block[1000];
+	void (*oldxfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+
+	memset(block, 'y', sizeof(block));
+	md_setup(&f, LAYOUT_SINGLE);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small.rlim_max = old.rlim_max;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+
+	ck_assert_int_eq(deliver_open(&f.d, &one_env, err, sizeof(err)), DELIVER_OK);
+	for (int i = 0; i < 200; i++)
+		deliver_write(&f.d, block, sizeof(block));
+	ck_assert_int_eq(deliver_commit(&f.d, id, sizeof(id), err, sizeof(err)), DELIVER_NOSPACE);
+	ck_assert_msg(strstr(err, strerror(EFBIG)) != NULL, "err: %s", err);
+	ck_assert_int_eq(dir_entries_in(f.root, "tmp"), 0);
+	ck_assert_int_eq(dir_entries_in(f.root, "new"), 0);
+
+	/* Large blocks (straight to the file) fail the same way. */
+	char *big = malloc(200000);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'z', 200000);
+	ck_assert_int_eq(deliver_open(&f.d, &one_env, err, sizeof(err)), DELIVER_OK);
+	deliver_write(&f.d, big, 200000);
+	ck_assert_int_eq(deliver_commit(&f.d, id, sizeof(id), err, sizeof(err)), DELIVER_NOSPACE);
+	free(big);
+	ck_assert_int_eq(dir_entries_in(f.root, "tmp"), 0);
+	ck_assert_int_eq(dir_entries_in(f.root, "new"), 0);
+
+	ck_assert_int_eq(deliver_open(&f.d, &one_env, err, sizeof(err)), DELIVER_OK);
+	deliver_write(&f.d, block, sizeof(block));
+	ck_assert_msg(deliver_commit(&f.d, id, sizeof(id), err, sizeof(err)) == DELIVER_OK, "%s", err);
+	ck_assert_int_eq(dir_entries_in(f.root, "new"), 1);
+	ck_assert_int_eq(dir_entries_in(f.root, "tmp"), 0);
+
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, oldxfsz);
+	md_teardown(&f);
+}
+END_TEST
+
+/* Replace the directory root/sub by a regular file (root bypasses modes). */
+static void
+replace_dir_by_file(const char *root, const char *sub)
+{
+	char *p = path_join(root, sub);
+	int fd;
+
+	ck_assert_msg(rmdir(p) == 0, "rmdir %s: %s", p, strerror(errno));
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	free(p);
+}
+
+/* A broken maildir is not exhausted storage: DELIVER_FAILED, nothing left. */
+START_TEST(test_maildir_other_failures_are_failed)
+{
+	struct md_fixture f;
+	char err[DELIVER_ERR_MAX] = "";
+	char id[DELIVER_ID_MAX] = "";
+
+	/* new/ gone after the message was opened: the rename fails. */
+	md_setup(&f, LAYOUT_SINGLE);
+	ck_assert_int_eq(deliver_open(&f.d, &one_env, err, sizeof(err)), DELIVER_OK);
+	deliver_write(&f.d, "m\r\n", 3);
+	replace_dir_by_file(f.root, "new");
+	ck_assert_int_eq(deliver_commit(&f.d, id, sizeof(id), err, sizeof(err)), DELIVER_FAILED);
+	ck_assert_msg(strstr(err, "rename") != NULL, "err: %s", err);
+	ck_assert_int_eq(dir_entries_in(f.root, "tmp"), 0);
+
+	/* tmp/ is a file: the open fails. */
+	replace_dir_by_file(f.root, "tmp");
+	ck_assert_int_eq(deliver_open(&f.d, &one_env, err, sizeof(err)), DELIVER_FAILED);
+	ck_assert_msg(strstr(err, "cannot create") != NULL, "err: %s", err);
+	/* Nothing open: commit refuses as a plain failure. */
+	ck_assert_int_eq(deliver_commit(&f.d, id, sizeof(id), err, sizeof(err)), DELIVER_FAILED);
+	md_teardown(&f);
+
+	/* Per recipient: a recipient's directory that is a file. */
+	md_setup(&f, LAYOUT_PER_RECIPIENT);
+	char *blocked = path_join(f.root, "bob@example.com");
+	int fd = open(blocked, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(deliver_open(&f.d, &one_env, err, sizeof(err)), DELIVER_FAILED);
+	free(blocked);
+	md_teardown(&f);
+}
+END_TEST
+
+/*
  * The blackhole backend
  */
 
@@ -906,6 +1053,14 @@ deliver_suite(void)
 	tcase_add_test(tc, test_maildir_per_recipient);
 	tcase_add_test(tc, test_maildir_prepare_fails);
 	tcase_add_test(tc, test_maildir_through_dirfd);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("status");
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_status_of_errno, 0, (int)NELEM(status_cases));
+	tcase_add_test(tc, test_status_names);
+	tcase_add_test(tc, test_maildir_file_size_limit_is_nospace);
+	tcase_add_test(tc, test_maildir_other_failures_are_failed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("blackhole");

@@ -185,6 +185,26 @@ class WorkerCrash(DaemonTest):
         c2.expect(250)
         self.assertEqual([body_of(m[1]) for m in self.d.messages()], [b"after crash\r\n"])
 
+    def test_workers_killed_in_sessions_are_not_a_fork_storm(self):
+        # Young workers killed while they serve a session (an OOM killer,
+        # an operator) did start fine: no pause in worker creation.
+        for i in range(5):
+            mark = self.d.log_mark()
+            c = self.connect()
+            self.assertEqual(self.ehlo(c).code, 250)
+            m = self.d.wait_log(r"smtptrapd\[(\d+)\]: \w+ \[[0-9.]+\]:%d connect "
+                                % c.sock.getsockname()[1], start=mark)
+            pid = int(m.group(1))
+            os.kill(pid, signal.SIGKILL)
+            self.assertTrue(c.closed())
+            self.d.wait_log(r"worker %d killed by signal 9" % pid, start=mark)
+        self.assertEqual(self.d.find_all(r"workers keep failing at start"), [])
+        c = self.connect()
+        self.start_tx(c)
+        self.assertEqual(c.cmd("DATA").code, 354)
+        c.send("after five kills\r\n.\r\n")
+        c.expect(250)
+
     def test_workers_exit_when_master_dies(self):
         wait_until(lambda: len(self.d.worker_pids()) >= 2, what="workers to start")
         workers = self.d.worker_pids()
@@ -304,7 +324,7 @@ class GracefulStop(unittest.TestCase):
 
 
 class StorageFailure(unittest.TestCase):
-    def test_write_failure_gets_451_and_nothing_half_written(self):
+    def test_file_size_limit_gets_452_and_nothing_half_written(self):
         def limit():
             resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
@@ -314,10 +334,10 @@ class StorageFailure(unittest.TestCase):
             c.expect(220)
             c.cmd("EHLO a.example")
             r = send_message(c, "a@example.com", "b@example.com", "Subject: big\r\n\r\n" + ("y" * 70 + "\r\n") * 130)
-            self.assertEqual((r.code, r.text.split()[0]), (451, "4.3.0"))
+            self.assertEqual((r.code, r.text.split()[0]), (452, "4.3.1"))
             self.assertEqual(d.messages(), [])
             self.assertEqual(d.messages("tmp"), [])
-            d.wait_log(r' deliver result=failed msg=1 reason="write to .* failed: File too large"$')
+            d.wait_log(r' deliver result=failed msg=1 cause=nospace reason="write to .* failed: File too large"$')
             # Small messages still go through on the same connection.
             r = send_message(c, "a@example.com", "b@example.com", "small\r\n")
             self.assertEqual(r.code, 250)
