@@ -10,7 +10,9 @@
  * The stacks are mmap()ed with an inaccessible guard page below them, so
  * an overflow is a crash of this worker, never silent corruption. Only the
  * pages a session touches become resident; coro_trim() gives them back.
- * Under AddressSanitizer every switch is announced to it (the fiber API).
+ * Under AddressSanitizer every switch is announced to it (the fiber API);
+ * under valgrind each stack is registered, so memcheck sees a switch as a
+ * change of stack rather than one enormous stack frame.
  * Single-threaded: one process runs one coroutine at a time.
  */
 #ifndef SMTPTRAP_CORO_H
@@ -27,6 +29,7 @@ struct coro {
 	void *arg;
 	int running;            /* started and not finished */
 	void *asan_fake;        /* AddressSanitizer's fake stack while switched out */
+	unsigned vg_stack;      /* valgrind's id for the stack (0 outside valgrind) */
 };
 
 /* The stack size every coroutine gets (address space; pages on first use). */
