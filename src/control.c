@@ -22,6 +22,7 @@
 #include "backoff.h"
 #include "config.h"
 #include "control.h"
+#include "listen.h"
 #include "log.h"
 #include "monotime.h"
 #include "xmalloc.h"
@@ -207,19 +208,8 @@ accept_clients(struct control *c)
 	for (;;) {
 		int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			unsigned long quiet = 0;
-			char note[64];
-			int err = errno;
-			if (backoff_resource_errno(err)) {
-				if (backoff_fail(&c->accept_pause, monotime_ms(), &quiet))
-					log_warnx("control socket: accept() failed: %s; pausing accepts for %d ms%s",
-					    strerror(err), BACKOFF_ACCEPT_MS,
-					    backoff_quiet_note(quiet, note, sizeof(note)));
-				else
-					log_debug("control socket: accept() failed again: %s", strerror(err));
-			} else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
-				log_warnx("control socket: accept() failed: %s", strerror(err));
-			}
+			listen_accept_failed(&c->accept_pause, monotime_ms(), errno, "control socket: ",
+			    NULL, 0);
 			return;
 		}
 		backoff_ok(&c->accept_pause);

@@ -10,8 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "config.h"
 #include "listen.h"
+#include "log.h"
 #include "xmalloc.h"
 
 #define LISTEN_BACKLOG 1024
@@ -89,4 +91,27 @@ listen_close(struct listener *l)
 	l->fd = -1;
 	free(l->name);
 	l->name = NULL;
+}
+
+int
+listen_accept_failed(struct backoff *pause, long long now, int err, const char *who,
+    const char *addr, int quiet_other)
+{
+	const char *on = addr != NULL ? " on " : "";
+	unsigned long quiet = 0;
+	char note[64];
+
+	if (addr == NULL)
+		addr = "";
+	if (!backoff_resource_errno(err)) {
+		if (!quiet_other && err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
+			log_warnx("%saccept()%s%s failed: %s", who, on, addr, strerror(err));
+		return 0;
+	}
+	if (backoff_fail(pause, now, &quiet))
+		log_warnx("%saccept()%s%s failed: %s; pausing accepts for %d ms%s", who, on, addr,
+		    strerror(err), BACKOFF_ACCEPT_MS, backoff_quiet_note(quiet, note, sizeof(note)));
+	else
+		log_debug("%saccept()%s%s failed again: %s", who, on, addr, strerror(err));
+	return 1;
 }

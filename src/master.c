@@ -325,17 +325,8 @@ refuse_connection(struct master *m, const struct listener *l)
 	int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
-		int err = errno;
-		unsigned long quiet = 0;
-		char note[64];
-		if (!backoff_resource_errno(err))
-			return; /* EAGAIN: a worker took it */
-		if (backoff_fail(&m->accept_pause, monotime_ms(), &quiet))
-			log_warnx("accept() on %s failed: %s; pausing accepts for %d ms%s", l->addr,
-			    strerror(err), BACKOFF_ACCEPT_MS,
-			    backoff_quiet_note(quiet, note, sizeof(note)));
-		else
-			log_debug("accept() on %s failed again: %s", l->addr, strerror(err));
+		/* EAGAIN and the like: a worker took it. */
+		listen_accept_failed(&m->accept_pause, monotime_ms(), errno, "", l->addr, 1);
 		return;
 	}
 	backoff_ok(&m->accept_pause);

@@ -217,17 +217,8 @@ on_listener(void *ctx, uint32_t idx)
 	socklen_t plen = sizeof(p->peer), llen = sizeof(p->local);
 	int fd = accept4(l->fd, (struct sockaddr *)&p->peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
-		int e = errno;
-		unsigned long quiet = 0;
-		char note[64];
-		if (!backoff_resource_errno(e))
-			return; /* EAGAIN: another worker took it */
-		if (backoff_fail(&wk->accept_pause, now, &quiet))
-			log_warnx("worker: accept() on %s failed: %s; pausing accepts for %d ms%s",
-			    l->addr, strerror(e), BACKOFF_ACCEPT_MS,
-			    backoff_quiet_note(quiet, note, sizeof(note)));
-		else
-			log_debug("worker: accept() on %s failed again: %s", l->addr, strerror(e));
+		/* EAGAIN and the like: another worker took it. */
+		listen_accept_failed(&wk->accept_pause, now, errno, "worker: ", l->addr, 1);
 		return;
 	}
 	backoff_ok(&wk->accept_pause);
