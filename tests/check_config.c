@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "tmpdir.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -51,25 +52,11 @@ count_lines(const char *s)
 	return n;
 }
 
-/* A fresh, empty temporary directory; the caller removes it. */
-static char *
-make_tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char *dir;
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	ck_assert_int_gt(asprintf(&dir, "%s/check_config.XXXXXX", base), 0);
-	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir, strerror(errno));
-	return dir;
-}
-
 /* config_check() run with a fresh, writable, empty directory as cwd. */
 static int
 check_in_tmpdir(const struct config *cfg, struct buf *errors)
 {
-	char *dir = make_tmpdir();
+	char *dir = tmpdir_make("check_config");
 	int here = open(".", O_RDONLY | O_DIRECTORY);
 	int rc;
 
@@ -622,7 +609,7 @@ END_TEST
 /* delivery.directory naming an existing regular file. */
 START_TEST(test_dir_is_regular_file)
 {
-	char *dir = make_tmpdir();
+	char *dir = tmpdir_make("check_config");
 	char *file = write_file(dir, "not-a-dir", "x\n");
 	char *text, *path, *msg;
 	struct config cfg;
@@ -686,7 +673,7 @@ END_TEST
 
 START_TEST(test_unreadable_file)
 {
-	char *dir = make_tmpdir();
+	char *dir = tmpdir_make("check_config");
 	char *path = write_file(dir, "secret.conf", "limits = { errors = 2; };\n");
 	struct config cfg;
 	struct buf errors;
@@ -763,7 +750,7 @@ static const struct inline_case {
 START_TEST(test_inline_setting)
 {
 	const struct inline_case *ic = &inline_cases[_i];
-	char *dir = make_tmpdir();
+	char *dir = tmpdir_make("check_config");
 	char *text, *path;
 	struct config cfg;
 	struct buf errors;

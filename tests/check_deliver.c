@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,42 +25,13 @@
 #include "config.h"
 #include "deliver.h"
 #include "trace.h"
+#include "tmpdir.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
  * Helpers
  */
-
-/* A fresh, empty temporary directory. */
-static char *
-make_tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char *dir;
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	ck_assert_int_gt(asprintf(&dir, "%s/check_deliver.XXXXXX", base), 0);
-	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir, strerror(errno));
-	return dir;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-/* rm -rf dir, then free the name. */
-static void
-remove_tree(char *dir)
-{
-	ck_assert_int_eq(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-	free(dir);
-}
 
 static char *
 path_join(const char *a, const char *b)
@@ -302,7 +272,7 @@ md_setup(struct md_fixture *f, int layout)
 	char err[DELIVER_ERR_MAX] = "";
 
 	memset(f, 0, sizeof(*f));
-	f->tmp = make_tmpdir();
+	f->tmp = tmpdir_make("check_deliver");
 	f->root = path_join(f->tmp, "Maildir");
 	config_defaults(&f->cfg);
 	free(f->cfg.maildir);
@@ -333,7 +303,7 @@ md_teardown(struct md_fixture *f)
 	close(f->dirfd);
 	config_free(&f->cfg);
 	free(f->root);
-	remove_tree(f->tmp);
+	tmpdir_remove(f->tmp);
 }
 
 /* Write data in pieces of the given sizes (cycled), then the rest. */
@@ -835,7 +805,7 @@ START_TEST(test_blackhole)
 	struct deliver d;
 	char err[DELIVER_ERR_MAX] = "";
 	char id[DELIVER_ID_MAX] = "";
-	char *tmp = make_tmpdir();
+	char *tmp = tmpdir_make("check_deliver");
 
 	config_defaults(&cfg);
 	cfg.backend = BACKEND_BLACKHOLE;
@@ -866,7 +836,7 @@ START_TEST(test_blackhole)
 	/* Nothing was written anywhere, not even the configured maildir. */
 	ck_assert_int_eq(dir_entries(tmp, NULL, 0), 0);
 	config_free(&cfg);
-	remove_tree(tmp);
+	tmpdir_remove(tmp);
 }
 END_TEST
 

@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "maildir_sweep.h"
+#include "tmpdir.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -40,34 +40,6 @@ fake_alive(long pid)
 /*
  * Helpers
  */
-
-static char *
-make_tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char *dir;
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	ck_assert_int_gt(asprintf(&dir, "%s/check_sweep.XXXXXX", base), 0);
-	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir, strerror(errno));
-	return dir;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static void
-remove_tree(char *dir)
-{
-	ck_assert_int_eq(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-	free(dir);
-}
 
 /* A file name as a writer pid on host would make it. */
 static void
@@ -248,7 +220,7 @@ END_TEST
 
 START_TEST(test_sweep_dir_only_regular_files)
 {
-	char *dir = make_tmpdir();
+	char *dir = tmpdir_make("check_sweep");
 	char *outside;
 	char dead[256], live[256], young[256], old[256], link[256], sub[256], fifo[256];
 	char err[DELIVER_ERR_MAX] = "";
@@ -310,7 +282,7 @@ START_TEST(test_sweep_dir_only_regular_files)
 	close(tmpfd);
 	unlink(outside);
 	free(outside);
-	remove_tree(dir);
+	tmpdir_remove(dir);
 }
 END_TEST
 
@@ -346,7 +318,7 @@ sweep_setup(struct sweep_fixture *f, int layout)
 	char err[DELIVER_ERR_MAX] = "";
 
 	memset(f, 0, sizeof(*f));
-	f->tmp = make_tmpdir();
+	f->tmp = tmpdir_make("check_sweep");
 	ck_assert_int_gt(asprintf(&f->root, "%s/Maildir", f->tmp), 0);
 	config_defaults(&f->cfg);
 	free(f->cfg.maildir);
@@ -366,7 +338,7 @@ sweep_teardown(struct sweep_fixture *f)
 	close(f->dirfd);
 	config_free(&f->cfg);
 	free(f->root);
-	remove_tree(f->tmp);
+	tmpdir_remove(f->tmp);
 }
 
 /* Make rel/tmp, rel/new, rel/cur under the root (rel "." for the root). */
