@@ -517,9 +517,11 @@ class DaemonTest(unittest.TestCase):
 
     CONFIG = ""
     ARGS = ()
+    # -l options; () when CONFIG's own listeners are the ones under test.
+    LISTEN = ("127.0.0.1:0",)
 
     def setUp(self):
-        self.d = Daemon(self.CONFIG, self.ARGS)
+        self.d = Daemon(self.CONFIG, self.ARGS, listen=self.LISTEN)
         self.clients = []
 
     def tearDown(self):

@@ -55,12 +55,8 @@ listeners = (
 
 
 class AuthTest(DaemonTest):
+    LISTEN = ()  # the listeners of CONFIG
     CONFIG = LISTENERS + USERS
-
-    def setUp(self):
-        from smtptrap_harness import Daemon
-        self.d = Daemon(self.CONFIG, self.ARGS, listen=())
-        self.clients = []
 
     def on(self, listener, ehlo=True):
         c = self.connect(port=self.d.port_of[listener])

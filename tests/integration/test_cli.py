@@ -19,7 +19,7 @@ import unittest
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from smtptrap_harness import Daemon, DaemonTest, main  # noqa: E402
+from smtptrap_harness import DaemonTest, main  # noqa: E402
 
 SMTPTRAP = os.environ.get("SMTPTRAP") or os.path.join(
     os.path.dirname(__file__), "..", "..", "src", "smtptrap")
@@ -66,11 +66,11 @@ def eightbit():
 
 
 class CliTest(DaemonTest):
+    LISTEN = ()  # the listeners of CONFIG
     CONFIG = CONFIG
 
     def setUp(self):
-        self.d = Daemon(self.CONFIG, listen=())
-        self.clients = []
+        super().setUp()
         self.conf = self.d.conf
         self.ctl = os.path.join(self.d.dir, "ctl")
 

@@ -32,11 +32,11 @@ def config(control="", extra=""):
 
 
 class ControlTest(DaemonTest):
+    LISTEN = ()  # the listeners of CONFIG
     CONFIG = config()
 
     def setUp(self):
-        self.d = Daemon(self.CONFIG, listen=())
-        self.clients = []
+        super().setUp()
         self.ctl = os.path.join(self.d.dir, "ctl")
 
     def cc(self):

@@ -44,11 +44,11 @@ DEFER_300 = (450, "4.7.1 Greylisted, please try again in 300 seconds")
 
 
 class GreylistTest(DaemonTest):
+    LISTEN = ()  # the listeners of CONFIG
     CONFIG = config()
 
     def setUp(self):
-        self.d = Daemon(self.CONFIG, listen=())
-        self.clients = []
+        super().setUp()
         self.ctl = os.path.join(self.d.dir, "ctl")
         self.d.wait_log(r"greylist store \S+/var/lib/smtptrapd/smtptrapd\.lmdb$")
 

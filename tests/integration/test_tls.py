@@ -61,11 +61,8 @@ def client_hello():
 
 
 class TLSTest(DaemonTest):
+    LISTEN = ()  # the listeners of CONFIG
     CONFIG = LISTENERS
-
-    def setUp(self):
-        self.d = Daemon(self.CONFIG, self.ARGS, listen=())
-        self.clients = []
 
     def on(self, listener, tls=False):
         c = self.d.connect(port=self.d.port_of[listener], tls=tls)

@@ -23,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from smtptrap_harness import Client, Daemon, DaemonTest, main  # noqa: E402
+from smtptrap_harness import Client, DaemonTest, main  # noqa: E402
 from zoo import wait_session_end  # noqa: E402
 
 LISTENERS = """
@@ -121,11 +121,8 @@ def read_some(sock, deadline):
 
 
 class WrongPortTest(DaemonTest):
+    LISTEN = ()  # the listeners of CONFIG
     CONFIG = LISTENERS + PATIENT
-
-    def setUp(self):
-        self.d = Daemon(self.CONFIG, self.ARGS, listen=())
-        self.clients = []
 
     def on(self, listener, tls=False):
         c = self.d.connect(port=self.d.port_of[listener], tls=tls)
